@@ -1,0 +1,170 @@
+"""Every setting the bot reads, typed and validated in one place (pydantic-settings).
+
+Nothing else in the project reads os.environ: the entry point builds one `Settings` and passes it
+down. A missing or malformed setting becomes one clear `ConfigError` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_TOKEN_FILE = "dev_twilio_auth_token"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """The bot's configuration, from environment variables (and an optional .env file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Where the bot keeps local files: the SQLite database, the development secret, the spool.
+    instance_dir: Path = Field(default=Path("instance"), alias="HEALTHBOT_INSTANCE_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_sms_from: str | None = Field(default=None, alias="TWILIO_SMS_FROM")
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE_URL")
+    public_url: str = Field(default="http://127.0.0.1:5000", alias="HEALTHBOT_PUBLIC_URL")
+
+    admin_token: SecretStr | None = Field(default=None, alias="HEALTHBOT_ADMIN_TOKEN")
+
+    model: str = Field(default="offline", alias="HEALTHBOT_MODEL")
+    fallback_models: str = Field(default="", alias="HEALTHBOT_FALLBACK_MODELS")
+    mode: Literal["single", "contemplate"] = Field(default="single", alias="HEALTHBOT_MODE")
+    perspectives: str = Field(
+        default="triage_nurse,clinician,pharmacist", alias="HEALTHBOT_PERSPECTIVES"
+    )
+    answer_deadline_s: float = Field(default=25.0, gt=0, le=600, alias="HEALTHBOT_ANSWER_DEADLINE_S")
+    openai_base_url: str = Field(default="https://api.openai.com/v1", alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    anthropic_base_url: str = Field(default="https://api.anthropic.com", alias="ANTHROPIC_BASE_URL")
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    gemini_base_url: str = Field(
+        default="https://generativelanguage.googleapis.com/v1beta", alias="GEMINI_BASE_URL"
+    )
+    gemini_api_key: SecretStr | None = Field(default=None, alias="GEMINI_API_KEY")
+
+    # How much recent conversation the model sees, in characters; oldest turns are dropped first.
+    history_chars: int = Field(default=4000, ge=200, le=100_000, alias="HEALTHBOT_HISTORY_CHARS")
+    history_turns: int = Field(default=12, ge=1, le=100, alias="HEALTHBOT_HISTORY_TURNS")
+
+    alert_webhook_url: str | None = Field(default=None, alias="HEALTHBOT_ALERT_WEBHOOK_URL")
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, alias="HEALTHBOT_ALERT_WEBHOOK_SECRET"
+    )
+    oncall_numbers: str = Field(default="", alias="HEALTHBOT_ONCALL_NUMBERS")
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    log_level: str = Field(default="INFO", alias="HEALTHBOT_LOG_LEVEL")
+
+    @field_validator("public_url", "twilio_api_base_url", "openai_base_url",
+                     "anthropic_base_url", "gemini_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL like https://bot.example.org")
+        return value.rstrip("/")
+
+    @field_validator("twilio_account_sid")
+    @classmethod
+    def _account_sid(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("AC") and len(value) == 34):
+            raise ValueError("must be the 34-character Account SID starting with AC")
+        return value or None
+
+    @field_validator("twilio_whatsapp_from")
+    @classmethod
+    def _whatsapp_from(cls, value: str | None) -> str | None:
+        if value and not value.startswith("whatsapp:+"):
+            raise ValueError("must look like whatsapp:+14155238886")
+        return value or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value and "://" not in value:
+            raise ValueError("must be a SQLAlchemy URL like postgresql+psycopg://user@host/db")
+        return value or None
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value != "offline" and "/" not in value:
+            raise ValueError("must be 'offline' or 'provider/model', e.g. openai/gpt-4.1-mini")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file in the instance folder."""
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://"):]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        return f"sqlite:///{(self.instance_dir / 'healthbot.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def fallback_model_list(self) -> list[str]:
+        return [m.strip() for m in self.fallback_models.split(",") if m.strip()]
+
+    @property
+    def perspective_list(self) -> list[str]:
+        return [p.strip() for p in self.perspectives.split(",") if p.strip()]
+
+    @property
+    def oncall_number_list(self) -> list[str]:
+        return [n.strip() for n in self.oncall_numbers.split(",") if n.strip()]
+
+    def dev_token_path(self) -> Path:
+        return self.instance_dir / DEV_TOKEN_FILE
+
+    def webhook_auth_token(self, *, create: bool = False) -> tuple[str, bool]:
+        """Return (the secret Twilio signs with, whether it is the local development secret).
+
+        Fail closed: without TWILIO_AUTH_TOKEN a random development secret is kept in the
+        instance folder, so `healthbot chat` can sign and nothing unsigned is ever accepted.
+        """
+        if self.twilio_auth_token is not None and self.twilio_auth_token.get_secret_value():
+            return self.twilio_auth_token.get_secret_value(), False
+        path = self.dev_token_path()
+        if path.exists():
+            return path.read_text("utf-8").strip(), True
+        if not create:
+            raise ConfigError(
+                f"TWILIO_AUTH_TOKEN is not set and there is no development secret at {path}: "
+                "start `healthbot serve` once, or set TWILIO_AUTH_TOKEN"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(16)
+        path.write_text(token + "\n", "utf-8")
+        path.chmod(0o600)
+        return token, True
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment, turning validation errors into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise ConfigError(f"invalid setting {name}: {first.get('msg')}") from None

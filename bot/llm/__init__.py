@@ -1,0 +1,1 @@
+"""Chat model adapters: one module per provider, plus the router and contemplating mode."""

@@ -1,0 +1,529 @@
+"""The one path an inbound message takes: store, commands, safety, model, guard, store, reply.
+
+`handle_inbound` is the service layer. It imports no flask, sqlalchemy or httpx: the webhook (and
+later the worker) hand it a unit of work, a chat model and a clock.
+
+    1. store the inbound message; a duplicate MessageSid stops here (idempotent)
+    2. commands first: STOP / START / HELP / HUMAN / DELETE / LANGUAGE
+    3. safety.assess on the raw text and recent history, before any model call;
+       an emergency gets the fixed, pre-written text and staff are alerted; no model runs
+    4. the chat model answers within a deadline; any ModelError gets the safe fallback
+    5. safety.check_reply repairs the draft; a disclaimer is added
+    6. every outbound turn is stored, with the model calls that produced it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import safety
+from bot import i18n
+from bot.bubbles import split_message
+from bot.commands import Command, ParsedCommand, command_language, parse_command
+from bot.errors import DuplicateDelivery, ModelError
+from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse
+from bot.prompting import Turn, history_window, system_prompt
+from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
+from bot.schemas import InboundMessage
+from safety import Assessment, TriageLevel
+
+if TYPE_CHECKING:
+    from bot.store.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+# A DELETE must be confirmed within this time, so an old request can't be confirmed by accident.
+DELETE_CONFIRM_WINDOW = dt.timedelta(minutes=15)
+# How many earlier inbound messages the rules look at, to catch a red flag spread over messages.
+SAFETY_HISTORY = 5
+
+ContactState = str
+BOT, NEEDS_HUMAN, WITH_STAFF = "bot", "needs_human", "with_staff"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    history_chars: int = 4000
+    history_turns: int = 12
+    answer_deadline_s: float = 25.0
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to send back: zero or more WhatsApp bubbles, each at most 1,600 characters."""
+
+    bubbles: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    level: str | None = None
+    contact_id: int | None = None
+    # Alerts created for staff, to be sent after the transaction committed.
+    alert_ids: list[int] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.bubbles)
+
+
+StaffNotifier = Callable[["SqlUnitOfWork", Contact, SafetyEvent, str], list[int]]
+
+
+def _no_staff_channels(
+    uow: SqlUnitOfWork, contact: Contact, event: SafetyEvent, excerpt: str
+) -> list[int]:
+    return []
+
+
+def handle_inbound(
+    msg: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    chat_model: ChatModel,
+    config: PipelineConfig | None = None,
+    notify_staff: StaffNotifier = _no_staff_channels,
+    now: dt.datetime | None = None,
+) -> Reply:
+    """Handle one inbound WhatsApp message and return the reply bubbles.
+
+    Raises:
+        bot.errors.StoreError: the database could not store the message (the caller must not
+            drop it: it spools the message and still answers from the safety layer).
+    """
+    config = config or PipelineConfig()
+    now = now or utcnow()
+    started = time.monotonic()
+
+    # 1. Store the inbound message in its own short transaction: it is durable before any slow
+    # work, and the unique MessageSid turns a retried or concurrent delivery into a no-op.
+    try:
+        with uow:
+            contact, created = uow.contacts.get_or_create(
+                wa_id=msg.contact_key,
+                phone=msg.sender,
+                profile_name=msg.profile_name,
+                country=safety.country_of(msg.sender),
+            )
+            if msg.profile_name and contact.profile_name != msg.profile_name:
+                contact.profile_name = msg.profile_name
+            inbound = uow.messages.add_inbound(
+                Message(
+                    contact_id=contact.id,
+                    direction="in",
+                    body=msg.body,
+                    twilio_sid=msg.message_sid,
+                    status="received",
+                    media=[m.model_dump() for m in msg.media],
+                    location=msg.location.model_dump() if msg.location else None,
+                    button_text=msg.button_text,
+                    extra=msg.extra_fields(),
+                    received_at=now,
+                    created_at=now,
+                )
+            )
+            contact.last_inbound_at = now
+            uow.commit()
+            contact_id, inbound_id = contact.id, inbound.id
+    except DuplicateDelivery:
+        log.info("duplicate delivery of %s ignored", msg.message_sid)
+        return Reply(duplicate=True)
+
+    with uow:
+        contact = _must(uow.contacts.get(contact_id))
+        inbound = _must(uow.messages.get(inbound_id))
+        earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, first_contact=created)
+
+        command = parse_command(msg.text)
+        if command is not None:
+            reply = _handle_command(turn, command, msg)
+            if reply is not None:
+                return reply
+
+        language = _reply_language(contact, msg.text)
+        earlier_texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
+        assessment = safety.assess(
+            msg.text, history=earlier_texts, sender=msg.sender, language=language
+        )
+        inbound.triage_level = assessment.level.value
+        inbound.rule_ids = list(assessment.rule_ids)
+        inbound.language = assessment.language
+
+        # 3. An emergency is answered with fixed text, whatever state the conversation is in.
+        if assessment.is_emergency:
+            return _emergency(turn, assessment, notify_staff)
+
+        if contact.opted_out:
+            uow.commit()  # stored, not answered: nothing is sent until START
+            return Reply(level=assessment.level.value, contact_id=contact.id)
+        if contact.state != BOT:
+            uow.commit()  # staff have this conversation; the bot stays quiet
+            return Reply(level=assessment.level.value, contact_id=contact.id)
+
+        media_note = _media_note(msg, assessment)
+        if not msg.text:
+            bubbles = [media_note or i18n.t("empty_message", assessment.language)]
+            return turn.finish(bubbles, assessment=assessment, welcome_first=True)
+
+        history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
+        history.append(Turn("user", msg.text))
+        uow.commit()
+
+    # 4. The model runs outside any transaction: no connection is held while it thinks.
+    request = ChatRequest(
+        system=system_prompt(assessment.language, assessment.level.value),
+        messages=history_window(history, config.history_chars),
+        language=assessment.language,
+        deadline=started + config.answer_deadline_s,
+        triage_level=assessment.level.value,
+        conversation_id=contact_id,
+    )
+    response, error = _ask(chat_model, request)
+
+    with uow:
+        contact = _must(uow.contacts.get(contact_id))
+        inbound = _must(uow.messages.get(inbound_id))
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, first_contact=created)
+        # The most cautious triage wins: a model may raise the level, never lower it.
+        final = assessment.raised_to(response.urgency if response else None)
+        if final.is_emergency:
+            return _emergency(turn, final, notify_staff)
+        text = _compose_answer(turn, final, response)
+        bubbles = [text] + ([media_note] if media_note else [])
+        return turn.finish(
+            bubbles,
+            assessment=final,
+            response=response,
+            error=error,
+            latency_ms=(time.monotonic() - started) * 1000,
+            welcome_first=True,
+            notify_staff=notify_staff,
+        )
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The rows one inbound message touches, and how to finish with a stored reply."""
+
+    uow: SqlUnitOfWork
+    contact: Contact
+    inbound: Message
+    now: dt.datetime
+    first_contact: bool
+
+    @property
+    def language(self) -> str:
+        return self.contact.language or "en"
+
+    def finish(
+        self,
+        texts: Sequence[str],
+        *,
+        assessment: Assessment | None = None,
+        response: ChatResponse | None = None,
+        error: str | None = None,
+        latency_ms: float | None = None,
+        welcome_first: bool = False,
+        welcome_after: bool = False,
+        notify_staff: StaffNotifier = _no_staff_channels,
+        alert_ids: Sequence[int] = (),
+    ) -> Reply:
+        """Store the outbound turn (one row per bubble), commit, and return the reply."""
+        texts = [t for t in texts if t and t.strip()]
+        language = assessment.language if assessment else self.language
+        if self.contact.welcomed_at is None and not self.contact.opted_out:
+            welcome = i18n.t("welcome", language, emergency_hint=_emergency_hint(assessment, language))
+            texts = [welcome, *texts] if welcome_first and not welcome_after else [*texts, welcome]
+            self.contact.welcomed_at = self.now
+        bubbles = [b for text in texts for b in split_message(text)]
+        alerts = list(alert_ids)
+        level = assessment.level.value if assessment else None
+        if assessment is not None and assessment.level is TriageLevel.URGENT:
+            event = self.uow.safety_events.add(
+                SafetyEvent(
+                    contact_id=self.contact.id,
+                    message_id=self.inbound.id,
+                    kind="urgent",
+                    level=level,
+                    rule_ids=list(assessment.rule_ids),
+                    status="open",
+                    created_at=self.now,
+                )
+            )
+            alerts += notify_staff(self.uow, self.contact, event, self.inbound.body[:200])
+        first_out: Message | None = None
+        for bubble in bubbles:
+            row = self.uow.messages.add(
+                Message(
+                    contact_id=self.contact.id,
+                    direction="out",
+                    body=bubble,
+                    status="twiml",
+                    triage_level=level,
+                    language=language,
+                    model=response.label if response else None,
+                    mode=response.mode if response else None,
+                    reply_to_id=self.inbound.id,
+                    latency_ms=latency_ms,
+                    created_at=self.now,
+                )
+            )
+            first_out = first_out or row
+        if response is not None and first_out is not None:
+            self.uow.model_calls.add_all(
+                [_call_row(first_out.id, call, response.mode) for call in response.calls]
+            )
+        if error is not None:
+            self.uow.safety_events.add(
+                SafetyEvent(
+                    contact_id=self.contact.id,
+                    message_id=self.inbound.id,
+                    kind="model_failed",
+                    level=level,
+                    detail={"error": error[:300]},
+                    created_at=self.now,
+                )
+            )
+        self.uow.commit()
+        return Reply(bubbles=bubbles, level=level, contact_id=self.contact.id, alert_ids=alerts)
+
+
+def _must(row: _T | None) -> _T:
+    if row is None:
+        raise LookupError("a row stored moments ago is gone (erased concurrently?)")
+    return row
+
+
+def _handle_command(turn: _Turn, parsed: ParsedCommand, msg: InboundMessage) -> Reply | None:
+    """Carry out a command; return None when the text should go on to the health pipeline."""
+    contact, uow = turn.contact, turn.uow
+    language = (
+        contact.language if contact.language_chosen else None
+    ) or command_language(msg.text) or contact.language or "en"
+    if not contact.language:
+        contact.language = language
+    hint = _emergency_hint(None, language, sender=contact.phone)
+    cmd = parsed.command
+
+    if cmd is Command.STOP:
+        contact.opted_out, contact.opted_out_at = True, turn.now
+        return turn.finish([i18n.t("stopped", language)])
+    if cmd is Command.START:
+        contact.opted_out, contact.opted_out_at = False, None
+        return turn.finish([i18n.t("started", language)], welcome_after=True)
+    if contact.opted_out:
+        return None  # only START brings an opted-out contact back; the rest is stored unanswered
+    if cmd is Command.HELP:
+        return turn.finish([i18n.t("help", language)], welcome_first=True)
+    if cmd is Command.LANGUAGE and parsed.argument:
+        contact.language, contact.language_chosen = parsed.argument, True
+        return turn.finish([i18n.t("language_set", parsed.argument)], welcome_first=True)
+    if cmd is Command.HUMAN:
+        contact.state = NEEDS_HUMAN
+        uow.safety_events.add(
+            SafetyEvent(
+                contact_id=contact.id,
+                message_id=turn.inbound.id,
+                kind="human_requested",
+                status="open",
+                created_at=turn.now,
+            )
+        )
+        return turn.finish([i18n.t("human_requested", language, emergency_hint=hint)])
+    if cmd is Command.DELETE or (
+        cmd is Command.CONFIRM_DELETE and not _delete_pending(contact, turn.now)
+    ):
+        contact.delete_requested_at = turn.now
+        word = i18n.t("delete_confirm_word", language)
+        return turn.finish([i18n.t("delete_confirm", language, confirm_word=word)])
+    if cmd is Command.CONFIRM_DELETE:
+        # Erase first, then answer: the answer is not stored, since nothing about them may remain.
+        uow.contacts.erase(contact)
+        uow.commit()
+        return Reply(bubbles=[i18n.t("deleted", language)])
+    if cmd is Command.CANCEL and contact.delete_requested_at is not None:
+        contact.delete_requested_at = None
+        return turn.finish([i18n.t("delete_cancelled", language)])
+    return None
+
+
+def _delete_pending(contact: Contact, now: dt.datetime) -> bool:
+    requested = contact.delete_requested_at
+    return requested is not None and now - requested <= DELETE_CONFIRM_WINDOW
+
+
+def _reply_language(contact: Contact, text: str) -> str:
+    """The contact's chosen language, else the language this message seems to be written in."""
+    if contact.language_chosen and contact.language:
+        return contact.language
+    detected = safety.detect_language(text, default=contact.language or "en") if text else None
+    language = detected or contact.language or "en"
+    contact.language = language
+    return language
+
+
+def _emergency(turn: _Turn, assessment: Assessment, notify_staff: StaffNotifier) -> Reply:
+    """Answer an emergency with fixed text, flag the conversation and alert staff."""
+    contact = turn.contact
+    kind = "self_harm" if assessment.self_harm else "emergency"
+    event = turn.uow.safety_events.add(
+        SafetyEvent(
+            contact_id=contact.id,
+            message_id=turn.inbound.id,
+            kind=kind,
+            level=assessment.level.value,
+            rule_ids=list(assessment.rule_ids),
+            detail={"categories": sorted(assessment.categories), "subject": assessment.subject},
+            status="open",
+            created_at=turn.now,
+        )
+    )
+    if contact.state == BOT:
+        contact.state = NEEDS_HUMAN
+    alert_ids = notify_staff(turn.uow, contact, event, turn.inbound.body[:200])
+    return turn.finish(
+        [safety.emergency_reply(assessment)],
+        assessment=assessment,
+        welcome_after=True,
+        alert_ids=alert_ids,
+    )
+
+
+def _ask(chat_model: ChatModel, request: ChatRequest) -> tuple[ChatResponse | None, str | None]:
+    try:
+        return chat_model.complete(request), None
+    except ModelError as exc:
+        log.warning("model %s failed: %s", getattr(chat_model, "model", "?"), type(exc).__name__)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse | None) -> str:
+    """Guard the model's draft, add the urgency notice and the disclaimer."""
+    language = assessment.language
+    if response is None:
+        body = safety.safe_fallback(assessment)
+    else:
+        guarded = safety.check_reply(response.text, assessment)
+        body = guarded.text
+        for violation in guarded.violations:
+            turn.uow.safety_events.add(
+                SafetyEvent(
+                    contact_id=turn.contact.id,
+                    message_id=turn.inbound.id,
+                    kind="reply_repaired",
+                    level=assessment.level.value,
+                    detail={
+                        "violation": violation.kind,
+                        "action": violation.action,
+                        "excerpt": violation.excerpt[:300],
+                        "model": response.label,
+                    },
+                    created_at=turn.now,
+                )
+            )
+    parts = []
+    if assessment.level is TriageLevel.URGENT:
+        parts.append(safety.urgent_notice(language))
+    parts.append(body)
+    parts.append(safety.disclaimer(assessment.level, language))
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _media_note(msg: InboundMessage, assessment: Assessment) -> str | None:
+    hint = _emergency_hint(assessment, assessment.language)
+    if msg.media:
+        return i18n.t("media_unsupported", assessment.language, emergency_hint=hint)
+    if msg.location is not None:
+        return i18n.t("location_received", assessment.language)
+    return None
+
+
+def _emergency_hint(
+    assessment: Assessment | None, language: str, *, sender: str | None = None
+) -> str:
+    contact = assessment.contact if assessment else safety.contact_for(sender)
+    return contact.emergency or i18n.t("emergency_hint_unknown", language)
+
+
+def _call_row(message_id: int, call: CallRecord, mode: str) -> ModelCallRow:
+    return ModelCallRow(
+        message_id=message_id,
+        provider=call.provider,
+        model=call.model,
+        perspective=call.perspective,
+        mode=mode,
+        outcome=call.outcome,
+        input_tokens=call.usage.input_tokens,
+        output_tokens=call.usage.output_tokens,
+        tokens_estimated=call.usage.estimated,
+        latency_ms=call.latency_ms,
+        cost_usd=call.cost_usd,
+        error=(call.error or "")[:300] or None,
+    )
+
+
+def record_spooled(
+    msg: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    notify_staff: StaffNotifier = _no_staff_channels,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Store a message that was spooled while the database was down; return False if known.
+
+    It was already answered from the safety layer alone, so nothing is sent now; what the rules
+    find is recorded and an emergency or urgent message is put in front of staff.
+    """
+    now = now or utcnow()
+    try:
+        with uow:
+            contact, _created = uow.contacts.get_or_create(
+                wa_id=msg.contact_key,
+                phone=msg.sender,
+                profile_name=msg.profile_name,
+                country=safety.country_of(msg.sender),
+            )
+            assessment = safety.assess(msg.text, sender=msg.sender)
+            inbound = uow.messages.add_inbound(
+                Message(
+                    contact_id=contact.id,
+                    direction="in",
+                    body=msg.body,
+                    twilio_sid=msg.message_sid,
+                    status="received",
+                    media=[m.model_dump() for m in msg.media],
+                    location=msg.location.model_dump() if msg.location else None,
+                    button_text=msg.button_text,
+                    extra=msg.extra_fields() | {"spooled": True},
+                    triage_level=assessment.level.value,
+                    rule_ids=list(assessment.rule_ids),
+                    language=assessment.language,
+                    received_at=now,
+                    created_at=now,
+                )
+            )
+            if contact.last_inbound_at is None or contact.last_inbound_at < now:
+                contact.last_inbound_at = now
+            alert_ids: list[int] = []
+            if assessment.level.rank >= TriageLevel.URGENT.rank:
+                event = uow.safety_events.add(
+                    SafetyEvent(
+                        contact_id=contact.id,
+                        message_id=inbound.id,
+                        kind="emergency" if assessment.is_emergency else "urgent",
+                        level=assessment.level.value,
+                        rule_ids=list(assessment.rule_ids),
+                        detail={"spooled": True},
+                        status="open",
+                        created_at=now,
+                    )
+                )
+                alert_ids = notify_staff(uow, contact, event, msg.body[:200])
+            uow.commit()
+    except DuplicateDelivery:
+        return False
+    return True

@@ -1,0 +1,287 @@
+"""Unit of work and repositories over SQLAlchemy: the only place the pipeline's data goes through.
+
+One unit of work per step of an inbound message: `with uow: ...; uow.commit()`; leaving the block
+without commit rolls back (cosmicpython's pattern, on SQLAlchemy 2.0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import DuplicateDelivery, StoreError
+from bot.store.models import (
+    Alert,
+    Base,
+    Contact,
+    Message,
+    ModelCallRow,
+    SafetyEvent,
+)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine with the settings each backend needs to behave under concurrency."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers (the admin, /readyz) run while a webhook writes; foreign keys are
+            # off by default in SQLite and the erasure relies on ON DELETE CASCADE.
+            cur = dbapi_conn.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=15000")
+            cur.close()
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class ContactRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, contact_id: int) -> Contact | None:
+        return self.session.get(Contact, contact_id)
+
+    def by_wa_id(self, wa_id: str) -> Contact | None:
+        return self.session.scalars(select(Contact).where(Contact.wa_id == wa_id)).first()
+
+    def get_or_create(self, *, wa_id: str, phone: str, **fields: Any) -> tuple[Contact, bool]:
+        """Return (contact, created); safe when two first messages race to create the contact."""
+        found = self.by_wa_id(wa_id)
+        if found is not None:
+            return found, False
+        contact = Contact(wa_id=wa_id, phone=phone, **fields)
+        try:
+            with self.session.begin_nested():
+                self.session.add(contact)
+        except IntegrityError:
+            found = self.by_wa_id(wa_id)
+            if found is None:  # pragma: no cover - the unique row vanished between two statements
+                raise
+            return found, False
+        return contact, True
+
+    def list_page(
+        self, *, limit: int, offset: int, state: str | None = None
+    ) -> tuple[list[Contact], int]:
+        query = select(Contact)
+        if state:
+            query = query.where(Contact.state == state)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(
+            query.order_by(Contact.last_inbound_at.desc().nulls_last(), Contact.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return list(rows), total
+
+    def erase(self, contact: Contact) -> None:
+        """Delete the contact and, through ON DELETE CASCADE, every row about them."""
+        contact_id = contact.id
+        # Explicit deletes as well as the cascade, so erasure doesn't depend on a backend setting.
+        self.session.execute(delete(Alert).where(Alert.contact_id == contact_id))
+        self.session.execute(delete(SafetyEvent).where(SafetyEvent.contact_id == contact_id))
+        message_ids = select(Message.id).where(Message.contact_id == contact_id)
+        self.session.execute(delete(ModelCallRow).where(ModelCallRow.message_id.in_(message_ids)))
+        self.session.execute(
+            delete(Message).where(Message.contact_id == contact_id).execution_options(
+                synchronize_session=False
+            )
+        )
+        self.session.execute(delete(Contact).where(Contact.id == contact_id))
+        self.session.expunge(contact)
+
+
+class MessageRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_inbound(self, message: Message) -> Message:
+        """Insert an inbound message; raise DuplicateDelivery if its MessageSid is already stored.
+
+        The unique constraint decides, not a read-then-write check, so two concurrent deliveries
+        of the same message can never both get through.
+        """
+        try:
+            with self.session.begin_nested():
+                self.session.add(message)
+        except IntegrityError as exc:
+            raise DuplicateDelivery(message.twilio_sid or "") from exc
+        return message
+
+    def add(self, message: Message) -> Message:
+        self.session.add(message)
+        self.session.flush()
+        return message
+
+    def get(self, message_id: int) -> Message | None:
+        return self.session.get(Message, message_id)
+
+    def by_sid(self, sid: str) -> Message | None:
+        return self.session.scalars(select(Message).where(Message.twilio_sid == sid)).first()
+
+    def recent(self, contact_id: int, *, limit: int, before_id: int | None = None) -> list[Message]:
+        """Return up to `limit` of the contact's latest messages, oldest first."""
+        query = select(Message).where(Message.contact_id == contact_id)
+        if before_id is not None:
+            query = query.where(Message.id < before_id)
+        rows = self.session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
+        return list(reversed(rows))
+
+    def page(self, contact_id: int, *, limit: int, offset: int) -> tuple[list[Message], int]:
+        query = select(Message).where(Message.contact_id == contact_id)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(query.order_by(Message.id).limit(limit).offset(offset)).all()
+        return list(rows), total
+
+    def last_for(self, contact_ids: Sequence[int]) -> dict[int, Message]:
+        """Return each contact's latest message."""
+        if not contact_ids:
+            return {}
+        latest = (
+            select(func.max(Message.id))
+            .where(Message.contact_id.in_(contact_ids))
+            .group_by(Message.contact_id)
+        )
+        rows = self.session.scalars(select(Message).where(Message.id.in_(latest))).all()
+        return {m.contact_id: m for m in rows}
+
+    def search(self, text: str, *, limit: int = 50) -> list[Message]:
+        pattern = f"%{text}%"
+        return list(
+            self.session.scalars(
+                select(Message)
+                .where(or_(Message.body.ilike(pattern)))
+                .order_by(Message.id.desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+class SafetyEventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event_: SafetyEvent) -> SafetyEvent:
+        self.session.add(event_)
+        self.session.flush()
+        return event_
+
+    def for_contact(self, contact_id: int) -> list[SafetyEvent]:
+        return list(
+            self.session.scalars(
+                select(SafetyEvent)
+                .where(SafetyEvent.contact_id == contact_id)
+                .order_by(SafetyEvent.id)
+            ).all()
+        )
+
+
+class ModelCallRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_all(self, rows: Sequence[ModelCallRow]) -> None:
+        self.session.add_all(rows)
+
+
+class AlertRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, alert: Alert) -> Alert:
+        self.session.add(alert)
+        self.session.flush()
+        return alert
+
+    def due(self, now: dt.datetime, *, limit: int = 50) -> list[Alert]:
+        return list(
+            self.session.scalars(
+                select(Alert)
+                .where(Alert.status == "pending")
+                .where(or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now))
+                .order_by(Alert.id)
+                .limit(limit)
+            ).all()
+        )
+
+
+class SqlUnitOfWork:
+    """One transaction over the store, with a repository per table the pipeline uses."""
+
+    contacts: ContactRepository
+    messages: MessageRepository
+    safety_events: SafetyEventRepository
+    model_calls: ModelCallRepository
+    alerts: AlertRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        return self._session
+
+    def __enter__(self) -> SqlUnitOfWork:
+        try:
+            self._session = self._factory()
+            self._session.connection()  # fail here, clearly, when the database is unreachable
+        except DBAPIError as exc:
+            self._session = None
+            raise StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
+        self.contacts = ContactRepository(self._session)
+        self.messages = MessageRepository(self._session)
+        self.safety_events = SafetyEventRepository(self._session)
+        self.model_calls = ModelCallRepository(self._session)
+        self.alerts = AlertRepository(self._session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        self._session = None
+        if session is None:
+            return
+        # close() rolls back whatever was not committed; unlike rollback() it leaves loaded
+        # attributes readable on the now-detached objects.
+        session.close()
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreError(f"commit failed: {exc.__class__.__name__}") from exc
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_schema_for_tests(engine: Engine) -> None:
+    """Create tables straight from the models (tests only; real databases use migrations)."""
+    Base.metadata.create_all(engine)

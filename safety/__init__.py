@@ -1,0 +1,1 @@
+"""The safety layer (public API re-exported once all modules are in)."""
