@@ -12,9 +12,8 @@ from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
 _FOLLOW_UP_MAX_TOKENS = 3
 # How many earlier user messages a follow-up may borrow words from.
 _HISTORY_MESSAGES = 3
-# A short follow-up keeps its own topic only when it matched it this clearly ("what about
-# malaria?"); a weak match ("child") is better read together with the earlier question.
-_STRONG_SCORE = 9.0
+# How much the earlier questions count next to a short follow-up (which counts 1.0).
+_EARLIER_WEIGHT = 0.6
 
 _SOURCE_LABEL: dict[str, str] = {
     "en": "Source",
@@ -88,6 +87,11 @@ NO_ANSWER: dict[str, str] = {
 }
 
 
+def _base_language(language: str) -> str:
+    # "pt-BR", "PT" and "pt_BR" all mean the Portuguese texts.
+    return language.replace("_", "-").split("-")[0].strip().lower() or "en"
+
+
 def _estimate_tokens(chars: int) -> int:
     # About four characters per token is the usual rule of thumb; never report zero.
     return max(1, math.ceil(chars / 4))
@@ -104,21 +108,30 @@ class OfflineModel:
 
     def find(self, request: ChatRequest) -> Hit | None:
         """The topic to answer with, reading a short follow-up together with earlier questions."""
-        language = request.language
+        language = _base_language(request.language)
         user_texts = [m.content for m in request.messages if m.role == "user"]
         if not user_texts:
             return None
         last = user_texts[-1]
+        earlier = " ".join(user_texts[-_HISTORY_MESSAGES:-1])
+        if earlier and len(content_tokens(last)) <= _FOLLOW_UP_MAX_TOKENS:
+            return self._follow_up(last, earlier, language)
         hits = self.kb.search(last, language=language, limit=1)
-        earlier = user_texts[-_HISTORY_MESSAGES:-1]
-        if not earlier:
+        if hits or not earlier:
             return hits[0] if hits else None
-        is_short = len(content_tokens(last)) <= _FOLLOW_UP_MAX_TOKENS
-        if hits and (not is_short or hits[0].score >= _STRONG_SCORE):
-            return hits[0]
-        joined = self.kb.search(" ".join([*earlier, last]), language=language, limit=1)
-        if joined:
-            return joined[0]
+        # Nothing in the last message alone: the earlier questions may say what it is about.
+        joined = self.kb.search(f"{earlier} {last}", language=language, limit=1)
+        return joined[0] if joined else None
+
+    def _follow_up(self, last: str, earlier: str, language: str) -> Hit | None:
+        """Rank topics by the short last message first, with the earlier questions as context."""
+        # "and for a child?" after a fever question: "child" alone is vague, but together with
+        # the fever question "Fever in children" wins; "what about malaria?" keeps malaria because
+        # the last message's own match outweighs the discounted earlier one.
+        scores = self.kb.score_topics(last, language)
+        for topic_id, score in self.kb.score_topics(earlier, language).items():
+            scores[topic_id] = scores.get(topic_id, 0.0) + _EARLIER_WEIGHT * score
+        hits = self.kb.rank(scores, limit=1)
         return hits[0] if hits else None
 
     def render(self, hit: Hit | None, language: str) -> str:
@@ -140,7 +153,7 @@ class OfflineModel:
         """Answer the last user message from the knowledge base."""
         started = time.monotonic()
         hit = self.find(request)
-        text = self.render(hit, request.language)
+        text = self.render(hit, _base_language(request.language))
         ended = time.monotonic()
         input_chars = len(request.system) + sum(len(m.content) for m in request.messages)
         call = CallRecord(
