@@ -31,6 +31,10 @@ def country_of(sender: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     region = phonenumbers.region_code_for_number(number)
+    if not region or region == "ZZ":
+        # The metadata can lag behind new number ranges; a WhatsApp sender is a working number,
+        # so fall back to the main country of its calling code (GB for +44, US for +1).
+        region = phonenumbers.region_code_for_country_code(number.country_code)
     return region if region and region != "ZZ" else None
 
 

@@ -121,8 +121,9 @@ class Assessment:
 class Violation:
     """One thing the reply guard found wrong with a draft reply, and what it did about it."""
 
-    kind: str  # "certain_diagnosis", "prescription_dose", "stop_treatment", "claims_human",
-    # "urgency_too_low", "link_not_allowed"
+    # "certain_diagnosis", "prescription_dose", "child_dose", "stop_treatment", "claims_human",
+    # "urgency_too_low", "link_not_allowed", "prompt_injection", "empty_reply"
+    kind: str
     excerpt: str
     action: str  # "removed_sentence", "replaced_reply", "appended_urgency"
 
