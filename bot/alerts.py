@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from sqlalchemy import or_, update
 
 from bot.ports import Alerter, StaffAlert
 from bot.store.models import Alert, Contact, SafetyEvent, utcnow
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# How long a worker may take to send one alert before another may try it (see _claim).
+CLAIM_LEASE = dt.timedelta(minutes=2)
 SIGNATURE_HEADER = "X-Healthbot-Signature"
 TIMESTAMP_HEADER = "X-Healthbot-Timestamp"
 
@@ -75,13 +78,17 @@ class TwilioAlerter:
     name = "twilio"
 
     def __init__(self, client: Any, from_whatsapp: str, numbers: Sequence[str],
-                 from_sms: str | None = None) -> None:
+                 from_sms: str | None = None, *, status_callback: str | None = None) -> None:
         self.client = client
         self.from_whatsapp = from_whatsapp
         self.from_sms = from_sms
         self.numbers = list(numbers)
+        # Twilio reports there if an alert is not delivered after all (bot/webhook/status.py).
+        self.status_callback = status_callback
 
     def send(self, alert: StaffAlert) -> None:
+        from urllib.parse import urlencode
+
         from twilio.base.exceptions import TwilioException
 
         text = format_alert(alert)
@@ -91,8 +98,12 @@ class TwilioAlerter:
             if sender is None:
                 failures.append(f"{number}: no SMS sender configured")
                 continue
+            extra: dict[str, str] = {}
+            if self.status_callback:
+                query = urlencode({"alert_contact": alert.contact_id, "reason": alert.reason})
+                extra["status_callback"] = f"{self.status_callback}?{query}"
             try:
-                self.client.messages.create(to=number, from_=sender, body=text)
+                self.client.messages.create(to=number, from_=sender, body=text, **extra)
             except TwilioException as exc:
                 failures.append(f"{number}: {exc}")
         if failures:
@@ -184,7 +195,28 @@ class StaffAlerts:
         self.deliver(ids)
         return len(ids)
 
+    def _claim(self, alert_id: int) -> bool:
+        """Take a lease on a due pending alert; False when another worker holds or sent it.
+
+        One conditional UPDATE decides, so two workers (or a dispatch racing `retry_due`) never
+        both send the same alert. A worker that dies holding the lease loses it after
+        CLAIM_LEASE, and `retry_due` tries the alert again.
+        """
+        now = self.clock()
+        with self.uow_factory() as uow:
+            claimed = uow.session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id, Alert.status == "pending",
+                       or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now))
+                .values(next_attempt_at=now + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            uow.commit()
+        return bool(claimed)
+
     def _deliver_one(self, alert_id: int) -> None:
+        if not self._claim(alert_id):
+            return
         with self.uow_factory() as uow:
             alert = uow.session.get(Alert, alert_id)
             if alert is None or alert.status != "pending":
@@ -196,7 +228,7 @@ class StaffAlerts:
                 if alerter is None:
                     raise AlertSendError(f"channel {alert.channel!r} is not configured any more")
                 alerter.send(StaffAlert(**payload))
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            except Exception as exc:
                 alert.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 if alert.attempts >= MAX_ATTEMPTS:
                     alert.status = "failed"

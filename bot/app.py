@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
 from bot.config import Settings, load_settings
+from bot.outbound import Messenger
 from bot.ports import Alerter, ChatModel
 from bot.services import Services, build_services
 from bot.store import migrate
@@ -25,6 +26,7 @@ def create_app(
     chat_model: ChatModel | None = None,
     upgrade_db: bool | None = None,
     alerters: list[Alerter] | None = None,
+    messenger: Messenger | None = None,
     background: bool = True,
 ) -> Flask:
     """Build the Flask app. SQLite is brought to the latest migration unless told otherwise."""
@@ -42,7 +44,8 @@ def create_app(
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     services = build_services(
-        settings, chat_model=chat_model, alerters=alerters, background=background
+        settings, chat_model=chat_model, alerters=alerters, messenger=messenger,
+        background=background,
     )
     app.extensions["bot"] = services
     if services.dev_token:
@@ -52,11 +55,13 @@ def create_app(
             settings.dev_token_path(),
         )
 
-    from bot.admin.api import blueprint as admin_blueprint
+    from bot.admin import init_app as init_admin
+    from bot.webhook.status import blueprint as status_blueprint
     from bot.webhook.views import blueprint as webhook_blueprint
 
     app.register_blueprint(webhook_blueprint)
-    app.register_blueprint(admin_blueprint)
+    app.register_blueprint(status_blueprint)
+    init_admin(app, services)  # the staff console: JSON API, pages, session secret
     _register_health(app, services)
     _register_errors(app)
     return app
@@ -73,7 +78,7 @@ def _register_health(app: Flask, services: Services) -> None:
             with services.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             at_head = migrate.is_at_head(services.engine)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with the reason
+        except Exception as exc:
             return jsonify(status="unavailable", database=type(exc).__name__), 503
         if not at_head:
             return jsonify(status="unavailable", database="ok", migrations="behind"), 503

@@ -6,6 +6,7 @@ down. A missing or malformed setting becomes one clear `ConfigError` line, never
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_TOKEN_FILE = "dev_twilio_auth_token"
+DEV_TOKEN_FILE = "dev_twilio_auth_token"  # noqa: S105 - a file name, not a secret
 
 
 class ConfigError(Exception):
@@ -37,7 +38,12 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE_URL")
     public_url: str = Field(default="http://127.0.0.1:5000", alias="HEALTHBOT_PUBLIC_URL")
 
-    admin_token: SecretStr | None = Field(default=None, alias="HEALTHBOT_ADMIN_TOKEN")
+    # Signs the staff console's session cookies and keys the audit log's hashes of erased
+    # contacts. Unset: a random secret is kept in the instance folder (fine for one host).
+    secret_key: SecretStr | None = Field(default=None, alias="HEALTHBOT_SECRET_KEY")
+    staff_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, alias="HEALTHBOT_STAFF_SESSION_HOURS"
+    )
 
     model: str = Field(default="offline", alias="HEALTHBOT_MODEL")
     fallback_models: str = Field(default="", alias="HEALTHBOT_FALLBACK_MODELS")
@@ -45,7 +51,9 @@ class Settings(BaseSettings):
     perspectives: str = Field(
         default="triage_nurse,clinician,pharmacist", alias="HEALTHBOT_PERSPECTIVES"
     )
-    answer_deadline_s: float = Field(default=25.0, gt=0, le=600, alias="HEALTHBOT_ANSWER_DEADLINE_S")
+    answer_deadline_s: float = Field(
+        default=25.0, gt=0, le=600, alias="HEALTHBOT_ANSWER_DEADLINE_S"
+    )
     openai_base_url: str = Field(default="https://api.openai.com/v1", alias="OPENAI_BASE_URL")
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     anthropic_base_url: str = Field(default="https://api.anthropic.com", alias="ANTHROPIC_BASE_URL")
@@ -66,6 +74,23 @@ class Settings(BaseSettings):
     oncall_numbers: str = Field(default="", alias="HEALTHBOT_ONCALL_NUMBERS")
 
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # Delivery of slow answers: "auto" queues remote models and contemplating mode (sent through
+    # Twilio REST once ready) and answers the offline model inline; "inline" / "queue" force it.
+    answer_delivery: Literal["auto", "inline", "queue"] = Field(
+        default="auto", alias="HEALTHBOT_ANSWER_DELIVERY"
+    )
+    ack_pending: bool = Field(default=True, alias="HEALTHBOT_ACK_PENDING")
+    # The RQ queue, and the prefix of our own Redis keys: deployments may share one Redis.
+    queue_name: str = Field(default="healthbot", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                            alias="HEALTHBOT_QUEUE")
+    job_threads: int = Field(default=4, ge=1, le=64, alias="HEALTHBOT_JOB_THREADS")
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, alias="TWILIO_MESSAGING_SERVICE_SID"
+    )
+    # Approved WhatsApp templates (ContentSid HX...) used outside the 24-hour window, per purpose;
+    # each gets the text as variable "1".
+    template_answer: str | None = Field(default=None, alias="HEALTHBOT_TEMPLATE_ANSWER")
+    template_staff_reply: str | None = Field(default=None, alias="HEALTHBOT_TEMPLATE_STAFF_REPLY")
     log_level: str = Field(default="INFO", alias="HEALTHBOT_LOG_LEVEL")
 
     @field_validator("public_url", "twilio_api_base_url", "openai_base_url",
@@ -89,6 +114,20 @@ class Settings(BaseSettings):
     def _whatsapp_from(cls, value: str | None) -> str | None:
         if value and not value.startswith("whatsapp:+"):
             raise ValueError("must look like whatsapp:+14155238886")
+        return value or None
+
+    @field_validator("template_answer", "template_staff_reply")
+    @classmethod
+    def _content_sid(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"HX[0-9a-fA-F]{32}", value):
+            raise ValueError("must be a Content SID: HX followed by 32 hex digits")
+        return value or None
+
+    @field_validator("twilio_messaging_service_sid")
+    @classmethod
+    def _messaging_service_sid(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"MG[0-9a-fA-F]{32}", value):
+            raise ValueError("must be a Messaging Service SID: MG followed by 32 hex digits")
         return value or None
 
     @field_validator("database_url")
@@ -117,6 +156,13 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://"):]
             return url
         return f"sqlite:///{(self.instance_dir / 'healthbot.db').resolve()}"
+
+    @property
+    def defers_answers(self) -> bool:
+        """True when model answers go through the queue: remote or contemplating models."""
+        if self.answer_delivery != "auto":
+            return self.answer_delivery == "queue"
+        return self.model != "offline" or self.mode != "single"
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import safety
-from bot import i18n
+from bot import commands, i18n
 from bot.bubbles import split_message
-from bot.commands import Command, ParsedCommand, command_language, parse_command
+from bot.commands import Command, ParsedCommand, command_language
 from bot.errors import DuplicateDelivery, ModelError
 from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse
 from bot.prompting import Turn, history_window, system_prompt
-from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.schemas import InboundMessage
+from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from safety import Assessment, TriageLevel
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class Reply:
     contact_id: int | None = None
     # Alerts created for staff, to be sent after the transaction committed.
     alert_ids: list[int] = field(default_factory=list)
+    # Outbound rows recorded for sending through the Messenger (delivery="rest"), in order.
+    message_ids: list[int] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -88,21 +90,63 @@ def handle_inbound(
     notify_staff: StaffNotifier = _no_staff_channels,
     now: dt.datetime | None = None,
 ) -> Reply:
-    """Handle one inbound WhatsApp message and return the reply bubbles.
+    """Handle one inbound WhatsApp message inline and return all the reply bubbles.
 
     Raises:
         bot.errors.StoreError: the database could not store the message (the caller must not
             drop it: it spools the message and still answers from the safety layer).
     """
+    started = time.monotonic()
+    received = receive(msg, uow=uow, config=config, notify_staff=notify_staff, now=now)
+    if received.answer_id is None:
+        return received.reply
+    answered = answer_inbound(
+        received.answer_id,
+        uow=uow,
+        chat_model=chat_model,
+        config=config,
+        notify_staff=notify_staff,
+        started=started,
+    )
+    reply = received.reply
+    reply.bubbles += answered.bubbles
+    reply.level = answered.level or reply.level
+    reply.alert_ids += answered.alert_ids
+    return reply
+
+
+@dataclass(slots=True)
+class Received:
+    """What `receive` decided: bubbles to send now, and the inbound message still to answer."""
+
+    reply: Reply
+    answer_id: int | None = None  # the inbound Message id a model must answer, if any
+
+
+def receive(
+    msg: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    config: PipelineConfig | None = None,
+    notify_staff: StaffNotifier = _no_staff_channels,
+    now: dt.datetime | None = None,
+) -> Received:
+    """Store the message and do everything that needs no model: commands, safety, emergencies.
+
+    Fast and deterministic, so the webhook can always run it inline. When a model answer is
+    still needed, `answer_id` names the stored message for `answer_inbound` (inline or queued).
+
+    Raises:
+        bot.errors.StoreError: the database could not store the message.
+    """
     config = config or PipelineConfig()
     now = now or utcnow()
-    started = time.monotonic()
 
     # 1. Store the inbound message in its own short transaction: it is durable before any slow
     # work, and the unique MessageSid turns a retried or concurrent delivery into a no-op.
     try:
         with uow:
-            contact, created = uow.contacts.get_or_create(
+            contact, _created = uow.contacts.get_or_create(
                 wa_id=msg.contact_key,
                 phone=msg.sender,
                 profile_name=msg.profile_name,
@@ -130,48 +174,80 @@ def handle_inbound(
             contact_id, inbound_id = contact.id, inbound.id
     except DuplicateDelivery:
         log.info("duplicate delivery of %s ignored", msg.message_sid)
-        return Reply(duplicate=True)
+        return Received(Reply(duplicate=True))
 
     with uow:
         contact = _must(uow.contacts.get(contact_id))
         inbound = _must(uow.messages.get(inbound_id))
-        earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, first_contact=created)
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
 
-        command = parse_command(msg.text)
-        if command is not None:
-            reply = _handle_command(turn, command, msg)
+        # 2. Commands first.
+        parsed = commands.parse(msg.text)
+        if parsed is not None:
+            reply = _handle_command(turn, parsed, msg, notify_staff)
             if reply is not None:
-                return reply
+                return Received(reply)
 
+        # 3. The rules, on the raw text and recent history, before any model.
         language = _reply_language(contact, msg.text)
-        earlier_texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
-        assessment = safety.assess(
-            msg.text, history=earlier_texts, sender=msg.sender, language=language
-        )
+        assessment = _assess(uow, contact, inbound, config, language)
         inbound.triage_level = assessment.level.value
         inbound.rule_ids = list(assessment.rule_ids)
         inbound.language = assessment.language
 
-        # 3. An emergency is answered with fixed text, whatever state the conversation is in.
+        # An emergency is answered with fixed text, whatever state the conversation is in.
         if assessment.is_emergency:
-            return _emergency(turn, assessment, notify_staff)
-
-        if contact.opted_out:
-            uow.commit()  # stored, not answered: nothing is sent until START
-            return Reply(level=assessment.level.value, contact_id=contact.id)
-        if contact.state != BOT:
-            uow.commit()  # staff have this conversation; the bot stays quiet
-            return Reply(level=assessment.level.value, contact_id=contact.id)
-
-        media_note = _media_note(msg, assessment)
+            return Received(_emergency(turn, assessment, notify_staff))
+        if contact.opted_out or contact.state != BOT:
+            # Opted out: stored, not answered, until START. With staff: the bot stays quiet.
+            uow.commit()
+            return Received(Reply(level=assessment.level.value, contact_id=contact.id))
+        media_note = _media_note(msg.media != [], msg.location is not None, assessment)
         if not msg.text:
-            bubbles = [media_note or i18n.t("empty_message", assessment.language)]
-            return turn.finish(bubbles, assessment=assessment, welcome_first=True)
+            texts = [media_note or i18n.t("empty_message", assessment.language)]
+            return Received(turn.finish(texts, assessment=assessment, welcome_first=True))
+        # The welcome (first contact) and the media note go out now; the answer follows.
+        reply = turn.finish([media_note] if media_note else [], assessment=assessment,
+                            welcome_first=True)
+        return Received(reply, answer_id=inbound_id)
 
+
+def answer_inbound(
+    inbound_id: int,
+    *,
+    uow: SqlUnitOfWork,
+    chat_model: ChatModel,
+    config: PipelineConfig | None = None,
+    notify_staff: StaffNotifier = _no_staff_channels,
+    started: float | None = None,
+    now: dt.datetime | None = None,
+    delivery: str = "twiml",
+) -> Reply:
+    """Answer a stored inbound message with the model, guarded, and store the answer.
+
+    Works from ids only, so a queue worker can run it as well as the webhook. The rules are
+    re-run on the stored text (they are pure, so they conclude the same) to guard the answer.
+    With delivery="rest" the answer is recorded as pending rows under the idempotency key
+    `answer:<inbound_id>` for the Messenger to send; a retried job finds them and does not ask
+    the model again.
+    """
+    config = config or PipelineConfig()
+    now = now or utcnow()
+    started = time.monotonic() if started is None else started
+    key = answer_key(inbound_id) if delivery == "rest" else None
+    with uow:
+        if key is not None:
+            done = uow.messages.by_idempotency_prefix(key)
+            if done:
+                return Reply(bubbles=[m.body for m in done], contact_id=done[0].contact_id,
+                             level=done[0].triage_level, message_ids=[m.id for m in done])
+        inbound = _must(uow.messages.get(inbound_id))
+        contact = _must(uow.contacts.get(inbound.contact_id))
+        contact_id = contact.id
+        assessment = _assess(uow, contact, inbound, config, inbound.language or contact.language)
+        earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
         history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
-        history.append(Turn("user", msg.text))
-        uow.commit()
+        history.append(Turn("user", inbound.body or inbound.button_text or ""))
 
     # 4. The model runs outside any transaction: no connection is held while it thinks.
     request = ChatRequest(
@@ -185,24 +261,55 @@ def handle_inbound(
     response, error = _ask(chat_model, request)
 
     with uow:
-        contact = _must(uow.contacts.get(contact_id))
         inbound = _must(uow.messages.get(inbound_id))
-        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, first_contact=created)
+        contact = _must(uow.contacts.get(inbound.contact_id))
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
         # The most cautious triage wins: a model may raise the level, never lower it.
         final = assessment.raised_to(response.urgency if response else None)
+        turn.idempotency_key = key
         if final.is_emergency:
             return _emergency(turn, final, notify_staff)
+        if final.level is TriageLevel.URGENT:
+            # Urgent: the answer says to see a clinician today, and staff review the conversation.
+            uow.safety_events.add(
+                SafetyEvent(
+                    contact_id=contact.id,
+                    message_id=inbound.id,
+                    kind="urgent",
+                    level=final.level.value,
+                    rule_ids=list(final.rule_ids),
+                    status="open",
+                    created_at=now,
+                )
+            )
+        # 5. Guard the draft; add the urgency notice and the disclaimer.
         text = _compose_answer(turn, final, response)
-        bubbles = [text] + ([media_note] if media_note else [])
         return turn.finish(
-            bubbles,
+            [text],
             assessment=final,
             response=response,
             error=error,
             latency_ms=(time.monotonic() - started) * 1000,
-            welcome_first=True,
-            notify_staff=notify_staff,
         )
+
+
+def answer_key(inbound_id: int) -> str:
+    """The idempotency key of the answer to one inbound message."""
+    return f"answer:{inbound_id}"
+
+
+def _assess(
+    uow: SqlUnitOfWork,
+    contact: Contact,
+    inbound: Message,
+    config: PipelineConfig,
+    language: str | None,
+) -> Assessment:
+    """Run the rules on a stored message with the contact's recent inbound messages."""
+    earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
+    texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
+    text = inbound.body.strip() or (inbound.button_text or "").strip()
+    return safety.assess(text, history=texts, sender=contact.phone, language=language)
 
 
 @dataclass(slots=True)
@@ -213,7 +320,8 @@ class _Turn:
     contact: Contact
     inbound: Message
     now: dt.datetime
-    first_contact: bool
+    # Set when the reply goes out through the Messenger: rows are recorded as pending under it.
+    idempotency_key: str | None = None
 
     @property
     def language(self) -> str:
@@ -229,40 +337,30 @@ class _Turn:
         latency_ms: float | None = None,
         welcome_first: bool = False,
         welcome_after: bool = False,
-        notify_staff: StaffNotifier = _no_staff_channels,
         alert_ids: Sequence[int] = (),
     ) -> Reply:
         """Store the outbound turn (one row per bubble), commit, and return the reply."""
         texts = [t for t in texts if t and t.strip()]
         language = assessment.language if assessment else self.language
         if self.contact.welcomed_at is None and not self.contact.opted_out:
-            welcome = i18n.t("welcome", language, emergency_hint=_emergency_hint(assessment, language))
+            hint = _emergency_hint(assessment, language)
+            welcome = i18n.t("welcome", language, emergency_hint=hint)
             texts = [welcome, *texts] if welcome_first and not welcome_after else [*texts, welcome]
             self.contact.welcomed_at = self.now
         bubbles = [b for text in texts for b in split_message(text)]
-        alerts = list(alert_ids)
         level = assessment.level.value if assessment else None
-        if assessment is not None and assessment.level is TriageLevel.URGENT:
-            event = self.uow.safety_events.add(
-                SafetyEvent(
-                    contact_id=self.contact.id,
-                    message_id=self.inbound.id,
-                    kind="urgent",
-                    level=level,
-                    rule_ids=list(assessment.rule_ids),
-                    status="open",
-                    created_at=self.now,
-                )
-            )
-            alerts += notify_staff(self.uow, self.contact, event, self.inbound.body[:200])
         first_out: Message | None = None
-        for bubble in bubbles:
+        rows: list[Message] = []
+        for index, bubble in enumerate(bubbles):
             row = self.uow.messages.add(
                 Message(
                     contact_id=self.contact.id,
                     direction="out",
                     body=bubble,
-                    status="twiml",
+                    status="pending" if self.idempotency_key else "twiml",
+                    idempotency_key=(
+                        f"{self.idempotency_key}#{index}" if self.idempotency_key else None
+                    ),
                     triage_level=level,
                     language=language,
                     model=response.label if response else None,
@@ -273,6 +371,7 @@ class _Turn:
                 )
             )
             first_out = first_out or row
+            rows.append(row)
         if response is not None and first_out is not None:
             self.uow.model_calls.add_all(
                 [_call_row(first_out.id, call, response.mode) for call in response.calls]
@@ -289,7 +388,13 @@ class _Turn:
                 )
             )
         self.uow.commit()
-        return Reply(bubbles=bubbles, level=level, contact_id=self.contact.id, alert_ids=alerts)
+        return Reply(
+            bubbles=bubbles,
+            level=level,
+            contact_id=self.contact.id,
+            alert_ids=list(alert_ids),
+            message_ids=[r.id for r in rows] if self.idempotency_key else [],
+        )
 
 
 def _must(row: _T | None) -> _T:
@@ -298,7 +403,9 @@ def _must(row: _T | None) -> _T:
     return row
 
 
-def _handle_command(turn: _Turn, parsed: ParsedCommand, msg: InboundMessage) -> Reply | None:
+def _handle_command(
+    turn: _Turn, parsed: ParsedCommand, msg: InboundMessage, notify: StaffNotifier
+) -> Reply | None:
     """Carry out a command; return None when the text should go on to the health pipeline."""
     contact, uow = turn.contact, turn.uow
     language = (
@@ -315,8 +422,10 @@ def _handle_command(turn: _Turn, parsed: ParsedCommand, msg: InboundMessage) -> 
     if cmd is Command.START:
         contact.opted_out, contact.opted_out_at = False, None
         return turn.finish([i18n.t("started", language)], welcome_after=True)
-    if contact.opted_out:
-        return None  # only START brings an opted-out contact back; the rest is stored unanswered
+    if contact.opted_out and cmd not in (Command.DELETE, Command.CONFIRM_DELETE, Command.CANCEL):
+        # Only START brings an opted-out contact back; the rest is stored unanswered. Erasure
+        # stays open to them: asking to delete one's data must work after STOP too.
+        return None
     if cmd is Command.HELP:
         return turn.finish([i18n.t("help", language)], welcome_first=True)
     if cmd is Command.LANGUAGE and parsed.argument:
@@ -324,7 +433,7 @@ def _handle_command(turn: _Turn, parsed: ParsedCommand, msg: InboundMessage) -> 
         return turn.finish([i18n.t("language_set", parsed.argument)], welcome_first=True)
     if cmd is Command.HUMAN:
         contact.state = NEEDS_HUMAN
-        uow.safety_events.add(
+        event = uow.safety_events.add(
             SafetyEvent(
                 contact_id=contact.id,
                 message_id=turn.inbound.id,
@@ -333,13 +442,16 @@ def _handle_command(turn: _Turn, parsed: ParsedCommand, msg: InboundMessage) -> 
                 created_at=turn.now,
             )
         )
-        return turn.finish([i18n.t("human_requested", language, emergency_hint=hint)])
+        alert_ids = notify(uow, contact, event, turn.inbound.body[:200])
+        return turn.finish(
+            [i18n.t("human_requested", language, emergency_hint=hint)], alert_ids=alert_ids
+        )
     if cmd is Command.DELETE or (
         cmd is Command.CONFIRM_DELETE and not _delete_pending(contact, turn.now)
     ):
         contact.delete_requested_at = turn.now
-        word = i18n.t("delete_confirm_word", language)
-        return turn.finish([i18n.t("delete_confirm", language, confirm_word=word)])
+        phrase = commands.confirm_phrase(language)
+        return turn.finish([i18n.t("delete_confirm", language, confirm_word=phrase)])
     if cmd is Command.CONFIRM_DELETE:
         # Erase first, then answer: the answer is not stored, since nothing about them may remain.
         uow.contacts.erase(contact)
@@ -433,11 +545,11 @@ def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse 
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
 
 
-def _media_note(msg: InboundMessage, assessment: Assessment) -> str | None:
+def _media_note(has_media: bool, has_location: bool, assessment: Assessment) -> str | None:
     hint = _emergency_hint(assessment, assessment.language)
-    if msg.media:
+    if has_media:
         return i18n.t("media_unsupported", assessment.language, emergency_hint=hint)
-    if msg.location is not None:
+    if has_location:
         return i18n.t("location_received", assessment.language)
     return None
 
@@ -508,7 +620,6 @@ def record_spooled(
             )
             if contact.last_inbound_at is None or contact.last_inbound_at < now:
                 contact.last_inbound_at = now
-            alert_ids: list[int] = []
             if assessment.level.rank >= TriageLevel.URGENT.rank:
                 event = uow.safety_events.add(
                     SafetyEvent(
@@ -522,7 +633,8 @@ def record_spooled(
                         created_at=now,
                     )
                 )
-                alert_ids = notify_staff(uow, contact, event, msg.body[:200])
+                # recorded now; `healthbot db replay-spool` sends due alerts once it is done
+                notify_staff(uow, contact, event, msg.body[:200])
             uow.commit()
     except DuplicateDelivery:
         return False

@@ -1,4 +1,4 @@
-"""Interfaces between the pipeline and the outside world (typing.Protocol), and the values they pass.
+"""Interfaces between the pipeline and the outside world (Protocols), and the values they pass.
 
 Only `bot/app.py` and `bot/services.py` pick concrete adapters; everything else sees these.
 """
@@ -57,7 +57,7 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One attempt at one model, successful or not: what the cost and latency reports are made of."""
+    """One attempt at one model, successful or not: what cost and latency reports are made of."""
 
     provider: str
     model: str
@@ -128,6 +128,6 @@ class OutboundText:
 
 
 class Messenger(Protocol):
-    """Sends a message outside a webhook response (Twilio REST). Returns the provider's message id."""
+    """Sends a message outside a webhook response (Twilio REST); returns the message id."""
 
     def send(self, message: OutboundText) -> str: ...

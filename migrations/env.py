@@ -1,4 +1,4 @@
-"""Alembic environment: the database URL comes from Settings (or the caller's Config), never a file."""
+"""Alembic environment: the URL comes from Settings (or the caller's Config), never a file."""
 
 from __future__ import annotations
 

@@ -1,130 +1,280 @@
-"""Staff JSON API: conversations and transcripts, behind a bearer token."""
+"""Staff JSON API under /admin/api: per-staff bearer tokens, roles, every change audited.
+
+To add a route: decorate it with `@requires("viewer" | "clinician" | "admin")` (a route without
+one is refused with 403), describe it in `openapi.py`, and give it a row in the access matrix in
+tests/admin/test_access.py. Views stay a few lines: parse, call the console, map errors.
+"""
 
 from __future__ import annotations
 
-import hmac
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+import uuid
+from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from bot.store.models import Contact, Message
-
-if TYPE_CHECKING:
-    from bot.services import Services
+from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
+from bot.admin.console import ConsoleError, InboxFilter, Invalid, Throttled, jsonable
+from bot.admin.openapi import openapi_document
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
 MAX_PAGE = 200
-
-
-def services() -> Services:
-    return current_app.extensions["bot"]  # type: ignore[no-any-return]
+ID = "int(min=1, max=2147483647)"  # ids beyond the database's integer are simply not found
 
 
 @blueprint.before_request
-def require_token() -> Response | None:
-    token = services().settings.admin_token
+def authenticate() -> Response | None:
+    role = required_role(current_app, request.endpoint)
+    if role is None:
+        return None
+    if role == UNDECLARED:
+        return _error(403, "forbidden", "this route declares no role, so nobody may call it")
     header = request.headers.get("Authorization", "")
-    given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if token is None or not token.get_secret_value():
-        return _unauthorized("the admin API is disabled: set HEALTHBOT_ADMIN_TOKEN")
-    if not given or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-        return _unauthorized("missing or wrong bearer token")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    found = console().token_actor(token, request.remote_addr) if token else None
+    if found is None:
+        response = _error(401, "unauthorized", "missing, unknown or revoked bearer token")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="healthbot-admin"'
+        return response
+    if not found.can(role):
+        return _error(403, "forbidden", f"this needs the {role} role; you are {found.role}")
+    g.actor = found
     return None
 
 
-def _unauthorized(reason: str) -> Response:
-    response = jsonify(error="unauthorized", reason=reason)
-    response.status_code = 401
-    response.headers["WWW-Authenticate"] = 'Bearer realm="healthbot-admin"'
+@blueprint.after_request
+def no_store(response: Response) -> Response:
+    # Transcripts are health data: no cache anywhere may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _page_args() -> tuple[int, int] | Response:
+@blueprint.errorhandler(ConsoleError)
+def console_error(exc: ConsoleError) -> Response:
+    response = _error(exc.status, exc.code, str(exc))
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _error(status: int, error: str, reason: str) -> Response:
+    response = jsonify(error=error, reason=reason)
+    response.status_code = status
+    return response
+
+
+def _ok(http_status: int = 200, /, **body: Any) -> Response:
+    response = jsonify(jsonable(body))
+    response.status_code = http_status
+    return response
+
+
+def _page_args() -> tuple[int, int]:
     try:
         page = int(request.args.get("page", "1"))
         per_page = int(request.args.get("per_page", "50"))
     except ValueError:
-        return _bad("page and per_page must be whole numbers")
-    if page < 1 or not 1 <= per_page <= MAX_PAGE:
-        return _bad(f"page must be >= 1 and per_page between 1 and {MAX_PAGE}")
+        raise Invalid("page and per_page must be whole numbers") from None
+    if not 1 <= page <= 1_000_000 or not 1 <= per_page <= MAX_PAGE:
+        raise Invalid(f"page must be from 1 and per_page between 1 and {MAX_PAGE}")
     return page, per_page
 
 
-def _bad(reason: str) -> Response:
-    response = jsonify(error="bad_request", reason=reason)
-    response.status_code = 400
-    return response
+def _date_arg(name: str) -> dt.date | None:
+    value = request.args.get(name) or None
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10]) if len(value) <= 32 else None
+    except ValueError:
+        raise Invalid(f"{name} must be a date like 2026-01-31") from None
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and not request.get_data():
+        return {}
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"{name} is required")
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise Invalid(f"{name} must be a {kind.__name__}")
+    return value
+
+
+@blueprint.get("/openapi.json")
+@public
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@blueprint.get("/me")
+@requires("viewer")
+def me() -> Response:
+    who = actor()
+    return _ok(id=who.staff_id, email=who.email, name=who.name, role=who.role)
 
 
 @blueprint.get("/conversations")
-def conversations() -> Any:
-    args = _page_args()
-    if isinstance(args, Response):
-        return args
-    page, per_page = args
-    state = request.args.get("state") or None
-    with services().uow() as uow:
-        contacts, total = uow.contacts.list_page(
-            limit=per_page, offset=(page - 1) * per_page, state=state
-        )
-        last = uow.messages.last_for([c.id for c in contacts])
-        items = [_contact_json(c, last.get(c.id)) for c in contacts]
-    return jsonify(items=items, page=page, per_page=per_page, total=total)
+@requires("viewer")
+def conversations() -> Response:
+    page, per_page = _page_args()
+    filters = InboxFilter(
+        state=request.args.get("state") or None,
+        level=request.args.get("level") or None,
+        since=_date_arg("since"),
+        until=_date_arg("until"),
+        q=request.args.get("q") or None,
+    )
+    items, total = console().inbox(filters, page=page, per_page=per_page)
+    return _ok(items=items, page=page, per_page=per_page, total=total)
 
 
-@blueprint.get("/contacts/<int:contact_id>/messages")
-def contact_messages(contact_id: int) -> Any:
-    args = _page_args()
-    if isinstance(args, Response):
-        return args
-    page, per_page = args
-    with services().uow() as uow:
-        contact = uow.contacts.get(contact_id)
-        if contact is None:
-            response = jsonify(error="not_found", reason=f"no contact {contact_id}")
-            response.status_code = 404
-            return response
-        rows, total = uow.messages.page(contact_id, limit=per_page, offset=(page - 1) * per_page)
-        items = [_message_json(m) for m in rows]
-        body = _contact_json(contact, None)
-    return jsonify(contact=body, items=items, page=page, per_page=per_page, total=total)
+@blueprint.get(f"/contacts/<{ID}:contact_id>")
+@requires("viewer")
+def transcript(contact_id: int) -> Response:
+    return _ok(**console().transcript(actor(), contact_id))
 
 
-def _contact_json(contact: Contact, last: Message | None) -> dict[str, Any]:
-    return {
-        "id": contact.id,
-        "wa_id": contact.wa_id,
-        "phone": contact.phone,
-        "profile_name": contact.profile_name,
-        "country": contact.country,
-        "language": contact.language,
-        "state": contact.state,
-        "opted_out": contact.opted_out,
-        "last_inbound_at": _iso(contact.last_inbound_at),
-        "last_message": _message_json(last) if last else None,
-    }
+@blueprint.get("/failed-jobs")
+@requires("viewer")
+def failed_jobs() -> Response:
+    """Jobs that failed every retry (RQ's FailedJobRegistry, or the in-process list)."""
+    services = current_app.extensions["bot"]
+    return _ok(items=[job.to_json() for job in services.failed_jobs()])
 
 
-def _message_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "direction": message.direction,
-        "body": message.body,
-        "twilio_sid": message.twilio_sid,
-        "status": message.status,
-        "media": message.media,
-        "location": message.location,
-        "button_text": message.button_text,
-        "triage_level": message.triage_level,
-        "rule_ids": message.rule_ids,
-        "language": message.language,
-        "model": message.model,
-        "mode": message.mode,
-        "latency_ms": message.latency_ms,
-        "created_at": _iso(message.created_at),
-    }
+@blueprint.get(f"/contacts/<{ID}:contact_id>/messages")
+@requires("viewer")
+def contact_messages(contact_id: int) -> Response:
+    page, per_page = _page_args()
+    data = console().transcript(actor(), contact_id)
+    messages = data["messages"]
+    items = messages[(page - 1) * per_page: page * per_page]
+    return _ok(contact=data["contact"], items=items, page=page, per_page=per_page,
+               total=len(messages))
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+@blueprint.get(f"/contacts/<{ID}:contact_id>/export")
+@requires("admin")
+def export(contact_id: int) -> Response:
+    fmt = request.args.get("format", "json")
+    content_type, document = console().export(actor(), contact_id, fmt)
+    response = Response(document, content_type=content_type)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="conversation-{contact_id}.{fmt}"'
+    )
+    return response
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/reply")
+@requires("clinician")
+def reply(contact_id: int) -> Response:
+    data = _body()
+    body = _field(data, "body", str, required=True)
+    key = (_field(data, "idempotency_key", str) or request.headers.get("Idempotency-Key")
+           or uuid.uuid4().hex)
+    ids = console().reply(actor(), contact_id, body, key=key)
+    return _ok(201, message_ids=ids, state="with_staff")
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/handback")
+@requires("clinician")
+def handback(contact_id: int) -> Response:
+    return _ok(**console().hand_back(actor(), contact_id))
+
+
+@blueprint.delete(f"/contacts/<{ID}:contact_id>")
+@requires("admin")
+def erase(contact_id: int) -> Response:
+    return _ok(removed=console().erase(actor(), contact_id))
+
+
+@blueprint.get("/escalations")
+@requires("viewer")
+def escalations() -> Response:
+    page, per_page = _page_args()
+    items, total = console().escalations(
+        request.args.get("status") or None, page=page, per_page=per_page
+    )
+    return _ok(items=items, page=page, per_page=per_page, total=total)
+
+
+@blueprint.post(f"/escalations/<{ID}:event_id>/acknowledge")
+@requires("clinician")
+def acknowledge(event_id: int) -> Response:
+    return _ok(**console().acknowledge(actor(), event_id))
+
+
+@blueprint.post(f"/escalations/<{ID}:event_id>/resolve")
+@requires("clinician")
+def resolve(event_id: int) -> Response:
+    return _ok(**console().resolve(actor(), event_id))
+
+
+@blueprint.get("/staff")
+@requires("admin")
+def staff_list() -> Response:
+    return _ok(items=console().list_staff())
+
+
+@blueprint.post("/staff")
+@requires("admin")
+def staff_create() -> Response:
+    data = _body()
+    created = console().create_staff(
+        actor(),
+        email=_field(data, "email", str, required=True),
+        name=_field(data, "name", str) or "",
+        role=_field(data, "role", str, required=True),
+        password=_field(data, "password", str, required=True),
+    )
+    return _ok(201, **created)
+
+
+@blueprint.patch(f"/staff/<{ID}:staff_id>")
+@requires("admin")
+def staff_update(staff_id: int) -> Response:
+    data = _body()
+    updated = console().update_staff(
+        actor(), staff_id,
+        role=_field(data, "role", str),
+        active=_field(data, "active", bool),
+        name=_field(data, "name", str),
+        password=_field(data, "password", str),
+    )
+    return _ok(**updated)
+
+
+@blueprint.post(f"/staff/<{ID}:staff_id>/tokens")
+@requires("admin")
+def token_create(staff_id: int) -> Response:
+    data = _body()
+    created = console().create_token(actor(), staff_id, label=_field(data, "label", str) or "")
+    return _ok(201, **created)
+
+
+@blueprint.delete(f"/staff/<{ID}:staff_id>/tokens/<{ID}:token_id>")
+@requires("admin")
+def token_revoke(staff_id: int, token_id: int) -> Response:
+    return _ok(**console().revoke_token(actor(), staff_id, token_id))
+
+
+@blueprint.get("/audit")
+@requires("admin")
+def audit() -> Response:
+    page, per_page = _page_args()
+    action = request.args.get("action") or None
+    if action is not None and len(action) > 48:
+        raise Invalid("action is at most 48 characters")
+    items, total = console().audit_page(page=page, per_page=per_page, action=action)
+    return _ok(items=items, page=page, per_page=per_page, total=total)

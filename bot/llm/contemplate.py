@@ -494,7 +494,12 @@ class ContemplatingModel:
         ]
         outcome.opinion = parse_opinion(response.text)
         if outcome.opinion is None:
-            log.warning("perspective %s: output is not the expected JSON", perspective.name)
+            if response.text.strip():
+                log.warning("perspective %s: output is not the expected JSON", perspective.name)
+            else:
+                # An empty answer is a chain that gave up (bot.llm.factory.Abstain), not bad JSON.
+                log.warning("perspective %s: no answer (every model it may use failed)",
+                            perspective.name)
             if calls and calls[-1].outcome == "ok":
                 calls[-1] = replace(
                     calls[-1],
@@ -551,6 +556,12 @@ class ContemplatingModel:
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Answer through the panel and synthesis, or through `single` when gated or degraded."""
         if request.perspective is not None or request.json_output or not self.gate(request):
+            return self.single.complete(request)
+        left = request.time_left(self._clock())
+        if left is not None and left <= 0:
+            # No time left for a panel: fanning out would only abandon every perspective at once
+            # and store three "timeout" rows; single mode goes straight to its last resort.
+            log.warning("deadline already passed: answering in single mode")
             return self.single.complete(request)
         outcomes = self._consult(request)
         calls = [c for o in outcomes for c in o.calls]

@@ -10,12 +10,23 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """The repository's migrations/ folder: beside the source tree, or in the working directory.
+
+    An editable install finds it beside `bot/`; the Docker image installs the package into
+    site-packages and keeps migrations/ in its working directory (/app).
+    """
+    candidates = [Path(__file__).resolve().parents[2] / "migrations", Path.cwd() / "migrations"]
+    for candidate in candidates:
+        if (candidate / "env.py").exists():
+            return candidate
+    raise FileNotFoundError("no migrations/ folder beside the source or in the working directory")
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(_migrations_dir()))
     # ConfigParser treats % as interpolation; URLs with %-escaped passwords need doubling.
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

@@ -7,7 +7,7 @@ MessageSid (idempotent webhooks), one contact per WhatsApp id, one outbound row 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +62,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Contact(Base):
@@ -141,6 +145,12 @@ class SafetyEvent(Base):
     # Escalations are worked by staff: "open" -> "acknowledged" -> "resolved"; others are "logged".
     status: Mapped[str] = mapped_column(String(16), default="logged")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Who worked the escalation in the staff console, and when. Plain ids, not foreign keys:
+    # staff are never deleted, and adding a foreign key would make SQLite rebuild this table.
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(Integer)
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ModelCallRow(Base):
@@ -186,3 +196,8 @@ class Alert(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+# The staff console's tables live in their own module; importing it here puts them on Base's
+# metadata, so Alembic and create_all see every table.
+from bot.store import staff as _staff  # noqa: E402, F401

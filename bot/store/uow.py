@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, or_, select
+from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +23,12 @@ from bot.store.models import (
     Message,
     ModelCallRow,
     SafetyEvent,
+)
+from bot.store.staff import (
+    AuditEntry,
+    AuditRepository,
+    LoginAttemptRepository,
+    StaffRepository,
 )
 
 
@@ -101,6 +107,10 @@ class ContactRepository:
                 synchronize_session=False
             )
         )
+        # The audit log keeps its rows (with a keyed hash of the id) but not the id itself.
+        self.session.execute(
+            update(AuditEntry).where(AuditEntry.contact_id == contact_id).values(contact_id=None)
+        )
         self.session.execute(delete(Contact).where(Contact.id == contact_id))
         self.session.expunge(contact)
 
@@ -132,6 +142,16 @@ class MessageRepository:
 
     def by_sid(self, sid: str) -> Message | None:
         return self.session.scalars(select(Message).where(Message.twilio_sid == sid)).first()
+
+    def by_idempotency_prefix(self, key: str) -> list[Message]:
+        """Return the bubbles recorded under one outbound idempotency key ("key#0", "key#1"...)."""
+        return list(
+            self.session.scalars(
+                select(Message)
+                .where(Message.idempotency_key.startswith(f"{key}#", autoescape=True))
+                .order_by(Message.id)
+            ).all()
+        )
 
     def recent(self, contact_id: int, *, limit: int, before_id: int | None = None) -> list[Message]:
         """Return up to `limit` of the contact's latest messages, oldest first."""
@@ -227,6 +247,9 @@ class SqlUnitOfWork:
     safety_events: SafetyEventRepository
     model_calls: ModelCallRepository
     alerts: AlertRepository
+    staff: StaffRepository
+    login_attempts: LoginAttemptRepository
+    audit: AuditRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -250,6 +273,9 @@ class SqlUnitOfWork:
         self.safety_events = SafetyEventRepository(self._session)
         self.model_calls = ModelCallRepository(self._session)
         self.alerts = AlertRepository(self._session)
+        self.staff = StaffRepository(self._session)
+        self.login_attempts = LoginAttemptRepository(self._session)
+        self.audit = AuditRepository(self._session)
         return self
 
     def __exit__(

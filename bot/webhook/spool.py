@@ -17,7 +17,7 @@ SPOOL_DIR = "spool"
 
 
 def spool_inbound(instance_dir: Path, form: dict[str, str]) -> Path:
-    """Write the raw webhook form atomically; the MessageSid names the file, so retries overwrite."""
+    """Write the raw form atomically; the MessageSid names the file, so retries overwrite."""
     folder = instance_dir / SPOOL_DIR
     folder.mkdir(parents=True, exist_ok=True)
     sid = "".join(c for c in form.get("MessageSid", "unknown") if c.isalnum())[:64] or "unknown"

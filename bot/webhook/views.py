@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 import safety
 from bot import i18n
 from bot.errors import StoreError
-from bot.pipeline import handle_inbound
+from bot.pipeline import handle_inbound, receive
 from bot.schemas import InboundMessage
 from bot.webhook.signature import is_valid_signature, public_request_url
 from bot.webhook.spool import spool_inbound
@@ -73,6 +73,8 @@ def whatsapp() -> Response:
     if expected_account and msg.account_sid and msg.account_sid != expected_account:
         return Response("AccountSid does not match this deployment\n", status=403)
     try:
+        if svc.defers_answers:
+            return twiml(_receive_and_defer(svc, msg))
         reply = handle_inbound(
             msg,
             uow=svc.uow(),
@@ -85,6 +87,23 @@ def whatsapp() -> Response:
         return twiml(_answer_without_store(svc, msg, form))
     svc.after_reply(reply)
     return twiml(reply.bubbles)
+
+
+def _receive_and_defer(svc: Services, msg: InboundMessage) -> list[str]:
+    """Store, run commands and safety inline; queue the model's answer (sent through REST)."""
+    received = receive(msg, uow=svc.uow(), config=svc.pipeline_config,
+                       notify_staff=svc.notify_staff)
+    reply = received.reply
+    svc.after_reply(reply)
+    if received.answer_id is None or reply.contact_id is None:
+        return reply.bubbles  # a command, an emergency, a duplicate: all answered already
+    svc.enqueue_answer(reply.contact_id, received.answer_id)
+    if not svc.settings.ack_pending:
+        return reply.bubbles
+    with svc.uow() as uow:
+        contact = uow.contacts.get(reply.contact_id)
+        language = (contact.language if contact else None) or "en"
+    return [*reply.bubbles, i18n.t("answer_pending", language)]
 
 
 def _answer_without_store(svc: Services, msg: InboundMessage, form: dict[str, str]) -> list[str]:

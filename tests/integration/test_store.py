@@ -125,7 +125,7 @@ def test_recent_returns_oldest_first_and_respects_before(uow_factory) -> None:  
 
 def test_timestamps_come_back_timezone_aware(uow_factory) -> None:  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
-        contact, _ = uow.contacts.get_or_create(wa_id="tz", phone="whatsapp:+5")
+        uow.contacts.get_or_create(wa_id="tz", phone="whatsapp:+5")
         uow.commit()
     with uow_factory() as uow:
         found = uow.contacts.by_wa_id("tz")

@@ -1,0 +1,984 @@
+"""The staff console's service layer: what the JSON API, the pages and the CLI all call.
+
+Every function takes the acting staff member (`Actor`) and writes the audit entry in the same
+transaction as the change it records, so the log can't miss a change that happened.
+
+Errors (all `ConsoleError`, each with an HTTP status the views map it to):
+
+    ConsoleError
+    ├── NotFound        404  no such contact, escalation, staff member or token
+    ├── Invalid         400  the input is not acceptable (with the reason)
+    ├── Conflict        409  the change does not apply in the current state
+    ├── Throttled       429  too many failed logins; `retry_after` seconds
+    ├── BadCredentials  401  wrong email or password (never says which)
+    └── SendRefused     409/502/503  a staff reply could not be sent: outside the 24-hour
+                             window, Twilio not configured, or Twilio refused it
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, func, select
+
+from bot.admin.security import (
+    TOKEN_PREFIX,
+    Passwords,
+    keyed_hash,
+    new_token,
+    password_problem,
+    token_hash,
+)
+from bot.outbound import OutsideWindow, SendFailed, in_window
+from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent, utcnow
+from bot.store.staff import ROLES, ApiToken, AuditEntry, Staff, StaffSession
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from bot.store.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+ROLE_RANK = {"viewer": 1, "clinician": 2, "admin": 3}
+STATES = ("bot", "needs_human", "with_staff")
+LEVELS = ("info", "self_care", "routine", "urgent", "emergency")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
+ESCALATION_STATUSES = ("open", "acknowledged", "resolved")
+MAX_REPLY = 4000
+# Login throttling: failures counted over a sliding window, per account and per address.
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+MAX_ACCOUNT_FAILURES = 5
+MAX_IP_FAILURES = 20
+# A spreadsheet runs a cell starting with these as a formula; exported text must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ConsoleError(Exception):
+    status = 400
+    code = "error"
+
+
+class NotFound(ConsoleError):
+    status, code = 404, "not_found"
+
+
+class Invalid(ConsoleError):
+    status, code = 400, "bad_request"
+
+
+class Conflict(ConsoleError):
+    status, code = 409, "conflict"
+
+
+class BadCredentials(ConsoleError):
+    status, code = 401, "bad_credentials"
+
+
+class Throttled(ConsoleError):
+    status, code = 429, "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SendRefused(ConsoleError):
+    status, code = 409, "not_sent"
+
+    def __init__(self, message: str, *, code: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a staff member (API token or session), or a command-line job."""
+
+    staff_id: int | None
+    email: str
+    role: str
+    name: str = ""
+    ip: str | None = None
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
+
+
+CLI_ACTOR = Actor(staff_id=None, email="cli", role="admin")
+RETENTION_ACTOR = Actor(staff_id=None, email="retention", role="admin")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    state: str | None = None
+    level: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    q: str | None = None
+
+    def check(self) -> None:
+        """Raise Invalid for a value outside the known ones."""
+        if self.state and self.state not in STATES:
+            raise Invalid(f"state must be one of {', '.join(STATES)}")
+        if self.level and self.level not in LEVELS:
+            raise Invalid(f"level must be one of {', '.join(LEVELS)}")
+        if self.q is not None and len(self.q) > 200:
+            raise Invalid("the search text is too long (200 characters at most)")
+
+
+class Console:
+    """The staff console's operations over the store."""
+
+    def __init__(
+        self,
+        services: Services,
+        secret: bytes,
+        *,
+        passwords: Passwords | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.services = services
+        self.secret = secret
+        self.passwords = passwords or Passwords()
+        self.clock = clock
+
+    def uow(self) -> SqlUnitOfWork:
+        return self.services.uow()
+
+    def contact_ref(self, contact_id: int) -> str:
+        return keyed_hash(self.secret, "contact", contact_id)
+
+    def _audit(
+        self,
+        uow: SqlUnitOfWork,
+        actor: Actor,
+        action: str,
+        *,
+        contact_id: int | None = None,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+        keep_contact_id: bool = True,
+    ) -> None:
+        uow.audit.append(
+            AuditEntry(
+                created_at=self.clock(),
+                actor_id=actor.staff_id,
+                actor=actor.email,
+                action=action,
+                contact_id=contact_id if keep_contact_id else None,
+                contact_ref=self.contact_ref(contact_id) if contact_id is not None else None,
+                target=target,
+                ip=actor.ip,
+                detail=detail or {},
+            )
+        )
+
+    # --- staff, sessions and tokens -------------------------------------------------------
+
+    def create_staff(
+        self, actor: Actor, *, email: str, name: str, role: str, password: str
+    ) -> dict[str, Any]:
+        """Create a staff account.
+
+        Raises:
+            Invalid: malformed email, unknown role or weak password.
+            Conflict: the email is taken.
+        """
+        email = email.strip().lower()
+        if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+            raise Invalid("give a valid email address")
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        if len(name) > 200:
+            raise Invalid("the name is too long")
+        problem = password_problem(password)
+        if problem:
+            raise Invalid(problem)
+        with self.uow() as uow:
+            if uow.staff.by_email(email) is not None:
+                raise Conflict(f"there is already an account for {email}")
+            staff = uow.staff.add(
+                Staff(email=email, name=name.strip(), role=role,
+                      password_hash=self.passwords.hash(password), created_at=self.clock())
+            )
+            self._audit(uow, actor, "staff.create", target=f"staff:{staff.id}",
+                        detail={"email": email, "role": role})
+            uow.commit()
+            return staff_json(staff)
+
+    def update_staff(
+        self, actor: Actor, staff_id: int, *, role: str | None = None,
+        active: bool | None = None, name: str | None = None, password: str | None = None,
+    ) -> dict[str, Any]:
+        """Change a staff member's role, name, password or whether the account may sign in.
+
+        Raises:
+            NotFound: no such staff member.
+            Invalid: unknown role or weak password.
+            Conflict: the change would leave no active admin.
+        """
+        if role is not None and role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        if name is not None and len(name) > 200:
+            raise Invalid("the name is too long")
+        if password is not None and (problem := password_problem(password)):
+            raise Invalid(problem)
+        with self.uow() as uow:
+            staff = uow.staff.get(staff_id)
+            if staff is None:
+                raise NotFound(f"no staff member {staff_id}")
+            changes: dict[str, Any] = {}
+            if role is not None and role != staff.role:
+                changes["role"] = [staff.role, role]
+                staff.role = role
+            if active is not None and active != staff.active:
+                changes["active"] = [staff.active, active]
+                staff.active = active
+            if name is not None and name.strip() != staff.name:
+                changes["name"] = [staff.name, name.strip()]
+                staff.name = name.strip()
+            if password is not None:
+                changes["password"] = "changed"  # noqa: S105 - says that, never what
+                staff.password_hash = self.passwords.hash(password)
+            uow.flush()
+            was_admin = ("role" in changes and changes["role"][0] == "admin") or (
+                "active" in changes and staff.role == "admin")
+            if was_admin and uow.staff.count_active_admins() == 0:
+                raise Conflict("the console must keep at least one active admin")
+            if "active" in changes or "password" in changes or "role" in changes:
+                uow.staff.end_sessions_of(staff.id)  # sign out everywhere on a security change
+            if changes:
+                self._audit(uow, actor, "staff.update", target=f"staff:{staff.id}",
+                            detail={"email": staff.email, "changes": changes})
+            uow.commit()
+            return staff_json(staff)
+
+    def list_staff(self) -> list[dict[str, Any]]:
+        with self.uow() as uow:
+            result = []
+            for staff in uow.staff.all():
+                item = staff_json(staff)
+                item["tokens"] = [token_json(t) for t in uow.staff.tokens_of(staff.id)]
+                result.append(item)
+            return result
+
+    def create_token(self, actor: Actor, staff_id: int, *, label: str = "") -> dict[str, Any]:
+        """Create an API token for a staff member; the plain token is in the result, only once.
+
+        Raises:
+            NotFound: no such staff member.
+            Invalid: label too long.
+        """
+        if len(label) > 100:
+            raise Invalid("the label is too long (100 characters at most)")
+        token = new_token(TOKEN_PREFIX)
+        with self.uow() as uow:
+            staff = uow.staff.get(staff_id)
+            if staff is None:
+                raise NotFound(f"no staff member {staff_id}")
+            row = uow.staff.add_token(
+                ApiToken(staff_id=staff.id, token_hash=token_hash(token), prefix=token[:12],
+                         label=label.strip(), created_at=self.clock())
+            )
+            self._audit(uow, actor, "token.create", target=f"staff:{staff.id}",
+                        detail={"email": staff.email, "token_id": row.id, "prefix": row.prefix})
+            uow.commit()
+            return token_json(row) | {"token": token, "email": staff.email}
+
+    def revoke_token(self, actor: Actor, staff_id: int, token_id: int) -> dict[str, Any]:
+        """Revoke one API token (idempotent).
+
+        Raises:
+            NotFound: no such token for that staff member.
+        """
+        with self.uow() as uow:
+            row = uow.staff.get_token(token_id)
+            if row is None or row.staff_id != staff_id:
+                raise NotFound(f"no token {token_id} for staff member {staff_id}")
+            if row.revoked_at is None:
+                row.revoked_at = self.clock()
+                self._audit(uow, actor, "token.revoke", target=f"staff:{staff_id}",
+                            detail={"token_id": row.id, "prefix": row.prefix})
+            uow.commit()
+            return token_json(row)
+
+    def token_actor(self, token: str, ip: str | None = None) -> Actor | None:
+        """Return who an API token belongs to, or None when it is unknown, revoked or inactive."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        with self.uow() as uow:
+            row = uow.staff.token_by_hash(token_hash(token))
+            if row is None or row.revoked_at is not None:
+                return None
+            staff = uow.staff.get(row.staff_id)
+            if staff is None or not staff.active:
+                return None
+            now = self.clock()
+            # Write at most once a minute, so reads don't all turn into writes.
+            if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
+                row.last_used_at = now
+                uow.commit()
+            return Actor(staff.id, staff.email, staff.role, staff.name, ip)
+
+    def login(self, email: str, password: str, ip: str | None) -> str:
+        """Check a password login and open a session; return the session token for the cookie.
+
+        Raises:
+            Throttled: too many recent failures for this account or this address.
+            BadCredentials: wrong email or password, or the account is inactive.
+        """
+        email = email.strip().lower()[:254]
+        now = self.clock()
+        keys = [("account", email, MAX_ACCOUNT_FAILURES)]
+        if ip:
+            keys.append(("ip", ip, MAX_IP_FAILURES))
+        with self.uow() as uow:
+            for kind, value, limit in keys:
+                key = f"{kind}:{keyed_hash(self.secret, 'login-' + kind, value)}"
+                failures, oldest = uow.login_attempts.failures_since(key, now - THROTTLE_WINDOW)
+                if failures >= limit:
+                    wait = THROTTLE_WINDOW - (now - oldest) if oldest else THROTTLE_WINDOW
+                    seconds = max(1, int(wait.total_seconds()) + 1)
+                    raise Throttled(
+                        f"too many failed sign-ins; try again in {(seconds + 59) // 60} minute(s)",
+                        retry_after=seconds,
+                    )
+            staff = uow.staff.by_email(email)
+            ok = self.passwords.verify(staff.password_hash if staff else None, password)
+            ok = ok and staff is not None and staff.active
+            account_key = f"account:{keyed_hash(self.secret, 'login-account', email)}"
+            uow.login_attempts.add(account_key, succeeded=ok, now=now)
+            if ip and not ok:
+                ip_key = f"ip:{keyed_hash(self.secret, 'login-ip', ip)}"
+                uow.login_attempts.add(ip_key, succeeded=False, now=now)
+            uow.login_attempts.purge_before(now - dt.timedelta(days=1))
+            if not ok or staff is None:
+                uow.commit()
+                raise BadCredentials("wrong email or password")
+            if staff.password_hash and self.passwords.needs_rehash(staff.password_hash):
+                staff.password_hash = self.passwords.hash(password)
+            staff.last_login_at = now
+            token = new_token()
+            hours = self.services.settings.staff_session_hours
+            uow.staff.purge_expired_sessions(now)
+            uow.staff.add_session(
+                StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now,
+                             expires_at=now + dt.timedelta(hours=hours))
+            )
+            self._audit(uow, Actor(staff.id, staff.email, staff.role, staff.name, ip),
+                        "staff.login")
+            uow.commit()
+            return token
+
+    def session_actor(self, token: str, ip: str | None = None) -> Actor | None:
+        """Return who a session token belongs to, or None when it is unknown or expired."""
+        if len(token) > 200:
+            return None
+        with self.uow() as uow:
+            row = uow.staff.session_by_hash(token_hash(token))
+            if row is None or row.expires_at <= self.clock():
+                return None
+            staff = uow.staff.get(row.staff_id)
+            if staff is None or not staff.active:
+                return None
+            return Actor(staff.id, staff.email, staff.role, staff.name, ip)
+
+    def logout(self, token: str, actor: Actor | None) -> None:
+        with self.uow() as uow:
+            uow.staff.end_session(token_hash(token))
+            if actor is not None:
+                self._audit(uow, actor, "staff.logout")
+            uow.commit()
+
+    # --- conversations ----------------------------------------------------------------------
+
+    def inbox(
+        self, filters: InboxFilter, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of conversations, latest activity first, and the total count.
+
+        Raises:
+            Invalid: a filter value outside the known ones.
+        """
+        filters.check()
+        rank = case(
+            *((Message.triage_level == level, r) for level, r in LEVEL_RANK.items()), else_=0
+        )
+        stats = (
+            select(
+                Message.contact_id.label("contact_id"),
+                func.max(rank).label("level_rank"),
+                func.max(Message.created_at).label("last_at"),
+            )
+            .group_by(Message.contact_id)
+            .subquery()
+        )
+        last_activity = func.coalesce(stats.c.last_at, Contact.created_at)
+        query = select(Contact, stats.c.level_rank, last_activity.label("last_activity")).outerjoin(
+            stats, stats.c.contact_id == Contact.id
+        )
+        if filters.state:
+            query = query.where(Contact.state == filters.state)
+        if filters.level:
+            query = query.where(stats.c.level_rank == LEVEL_RANK[filters.level])
+        if filters.since:
+            query = query.where(last_activity >= _day_start(filters.since))
+        if filters.until:
+            query = query.where(last_activity < _day_start(filters.until) + dt.timedelta(days=1))
+        if filters.q and filters.q.strip():
+            text = filters.q.strip()
+            matching = select(Message.contact_id).where(
+                Message.body.icontains(text, autoescape=True)
+            )
+            query = query.where(
+                Contact.id.in_(matching) | Contact.profile_name.icontains(text, autoescape=True)
+            )
+        with self.uow() as uow:
+            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = uow.session.execute(
+                query.order_by(last_activity.desc(), Contact.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+            contacts = [row[0] for row in rows]
+            last = uow.messages.last_for([c.id for c in contacts])
+            items = []
+            for contact, level_rank, activity in rows:
+                item = contact_json(contact)
+                item["level"] = LEVELS[level_rank - 1] if level_rank else None
+                item["last_activity_at"] = _aware(activity)
+                found = last.get(contact.id)
+                item["last_message"] = message_json(found) if found is not None else None
+                items.append(item)
+            return items, int(total)
+
+    def transcript(self, actor: Actor, contact_id: int) -> dict[str, Any]:
+        """Return the whole conversation with what the bot decided about each message; audited.
+
+        Raises:
+            NotFound: no such contact.
+        """
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            result = self._transcript(uow, contact)
+            self._audit(uow, actor, "transcript.view", contact_id=contact.id)
+            uow.commit()
+            return result
+
+    def _transcript(self, uow: SqlUnitOfWork, contact: Contact) -> dict[str, Any]:
+        messages = list(
+            uow.session.scalars(
+                select(Message).where(Message.contact_id == contact.id).order_by(Message.id)
+            ).all()
+        )
+        calls: dict[int, list[ModelCallRow]] = {}
+        ids = [m.id for m in messages]
+        if ids:
+            for call in uow.session.scalars(
+                select(ModelCallRow).where(ModelCallRow.message_id.in_(ids))
+                .order_by(ModelCallRow.id)
+            ).all():
+                calls.setdefault(call.message_id, []).append(call)
+        staff_names = self._staff_names(uow, _staff_ids(messages))
+        items = []
+        all_calls: list[ModelCallRow] = []
+        for message in messages:
+            item = message_json(message)
+            rows = calls.get(message.id, [])
+            all_calls.extend(rows)
+            item["model_calls"] = [model_call_json(c) for c in rows]
+            item["perspectives"] = sorted({c.perspective for c in rows if c.perspective})
+            item["cost_usd"] = total_cost(rows) if rows else None
+            staff_id = item["staff_id"]
+            item["staff"] = staff_names.get(staff_id) if staff_id is not None else None
+            items.append(item)
+        events = [self._event_json(uow, e, contact) for e in uow.safety_events.for_contact(
+            contact.id)]
+        now = self.clock()
+        return {
+            "contact": contact_json(contact) | {"in_window": in_window(contact, now)},
+            "messages": items,
+            "escalations": events,
+            "cost_usd": total_cost(all_calls),
+        }
+
+    def reply(self, actor: Actor, contact_id: int, body: str, *, key: str) -> list[int]:
+        """Send a staff reply through the Messenger and take over the conversation; audited.
+
+        Raises:
+            NotFound: no such contact.
+            Invalid: empty or too long a reply, or a malformed idempotency key.
+            SendRefused: outside the 24-hour window, Twilio not configured, or Twilio refused.
+        """
+        from bot.services import MessengerNotConfigured
+
+        body = body.strip()
+        if not body:
+            raise Invalid("write a reply first")
+        if len(body) > MAX_REPLY:
+            raise Invalid(f"a reply has at most {MAX_REPLY} characters")
+        if not key or len(key) > 64 or not key.replace("-", "").replace("_", "").isalnum():
+            raise Invalid("the idempotency key must be 1-64 letters, digits, - or _")
+        with self.uow() as uow:
+            _contact(uow, contact_id)
+        outcome, error = "sent", None
+        ids: list[int] = []
+        full_key = f"staff:{contact_id}:{key}"
+        try:
+            ids = self.services.send_text(
+                contact_id, body, key=full_key,
+                extra={"staff_id": actor.staff_id, "from": "staff"}, mode="staff",
+            )
+        except MessengerNotConfigured as exc:
+            outcome = "not_configured"
+            error = SendRefused(
+                "Replies can't be sent: Twilio is not configured on this server "
+                f"({exc}).", code="messenger_not_configured", status=503,
+            )
+        except OutsideWindow:
+            outcome = "outside_window"
+            error = SendRefused(
+                "Not sent: this person last wrote more than 24 hours ago, so WhatsApp only "
+                "allows an approved template message. The reply is kept in the transcript "
+                "as failed.", code="outside_window",
+            )
+        except SendFailed as exc:
+            outcome = "send_failed"
+            error = SendRefused(f"Twilio did not take the message: {exc}", code="send_failed",
+                                status=502 if exc.retryable else 409)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        with self.uow() as uow:
+            contact = uow.contacts.get(contact_id)
+            if contact is None:
+                raise NotFound(f"no contact {contact_id}")  # erased while we were sending
+            refused = [m for m in (uow.messages.get(i) for i in ids)
+                       if m is not None and m.status == "canceled"]
+            if outcome == "sent" and refused:
+                # The sender re-checks the contact just before sending (e.g. they sent STOP).
+                reason = str((refused[0].extra or {}).get("not_sent", "refused"))
+                outcome = "not_sent"
+                error = SendRefused(
+                    "Not sent: " + ("this person has opted out (STOP)." if reason == "opted_out"
+                                    else f"{reason.replace('_', ' ')}."),
+                    code="not_sent",
+                )
+            if outcome == "sent":
+                # Replying takes the conversation: the bot stays quiet until it is handed back.
+                contact.state = "with_staff"
+            else:  # the rows recorded before sending failed (kept in the transcript as failed)
+                ids = [m.id for m in uow.messages.by_idempotency_prefix(full_key)]
+            self._audit(uow, actor, "conversation.reply", contact_id=contact_id,
+                        detail={"outcome": outcome, "message_ids": ids})
+            uow.commit()
+        if error is not None:
+            raise error
+        return ids
+
+    def hand_back(self, actor: Actor, contact_id: int) -> dict[str, Any]:
+        """Give the conversation back to the bot and resolve the request for a human; audited.
+
+        Raises:
+            NotFound: no such contact.
+        """
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            previous = contact.state
+            contact.state = "bot"
+            resolved = []
+            now = self.clock()
+            for event in uow.safety_events.for_contact(contact.id):
+                if event.kind == "human_requested" and event.status in ("open", "acknowledged"):
+                    event.status, event.resolved_at = "resolved", now
+                    event.resolved_by_id = actor.staff_id
+                    resolved.append(event.id)
+            self._audit(uow, actor, "conversation.handback", contact_id=contact.id,
+                        detail={"previous_state": previous, "resolved_escalations": resolved})
+            uow.commit()
+            return {"state": contact.state, "resolved_escalations": resolved}
+
+    # --- escalations -----------------------------------------------------------------------
+
+    def escalations(
+        self, status: str | None, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return escalations, oldest first: open and acknowledged ones unless `status` says.
+
+        Raises:
+            Invalid: unknown status.
+        """
+        if status and status not in ESCALATION_STATUSES:
+            raise Invalid(f"status must be one of {', '.join(ESCALATION_STATUSES)}")
+        wanted = [status] if status else ["open", "acknowledged"]
+        query = select(SafetyEvent).where(SafetyEvent.status.in_(wanted))
+        with self.uow() as uow:
+            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            order = SafetyEvent.id.desc() if status == "resolved" else SafetyEvent.id
+            events = uow.session.scalars(
+                query.order_by(order).limit(per_page).offset((page - 1) * per_page)
+            ).all()
+            contacts = {
+                c.id: c for c in uow.session.scalars(
+                    select(Contact).where(Contact.id.in_({e.contact_id for e in events}))
+                ).all()
+            }
+            items = [self._event_json(uow, e, contacts.get(e.contact_id)) for e in events]
+            return items, int(total)
+
+    def acknowledge(self, actor: Actor, event_id: int) -> dict[str, Any]:
+        """Mark an open escalation as seen by this staff member; audited.
+
+        Raises:
+            NotFound: no such escalation.
+            Conflict: it is not open.
+        """
+        return self._move(actor, event_id, "acknowledged", ("open",))
+
+    def resolve(self, actor: Actor, event_id: int) -> dict[str, Any]:
+        """Close an open or acknowledged escalation; audited.
+
+        Raises:
+            NotFound: no such escalation.
+            Conflict: it is already resolved, or not an escalation.
+        """
+        return self._move(actor, event_id, "resolved", ("open", "acknowledged"))
+
+    def _move(
+        self, actor: Actor, event_id: int, to: str, allowed_from: tuple[str, ...]
+    ) -> dict[str, Any]:
+        with self.uow() as uow:
+            event = uow.session.get(SafetyEvent, event_id)
+            if event is None or event.status not in ESCALATION_STATUSES:
+                raise NotFound(f"no escalation {event_id}")
+            if event.status not in allowed_from:
+                raise Conflict(f"escalation {event_id} is {event.status}; it can't become {to}")
+            now = self.clock()
+            previous, event.status = event.status, to
+            if to == "acknowledged":
+                event.acknowledged_at, event.acknowledged_by_id = now, actor.staff_id
+            else:
+                event.resolved_at, event.resolved_by_id = now, actor.staff_id
+            verb = "acknowledge" if to == "acknowledged" else "resolve"
+            self._audit(uow, actor, f"escalation.{verb}", contact_id=event.contact_id,
+                        target=f"safety_event:{event.id}",
+                        detail={"from": previous, "to": to, "kind": event.kind})
+            uow.flush()
+            result = self._event_json(uow, event, uow.contacts.get(event.contact_id))
+            uow.commit()
+            return result
+
+    def _event_json(
+        self, uow: SqlUnitOfWork, event: SafetyEvent, contact: Contact | None
+    ) -> dict[str, Any]:
+        names = self._staff_names(uow, {event.acknowledged_by_id, event.resolved_by_id})
+        excerpt = None
+        if event.message_id is not None:
+            message = uow.messages.get(event.message_id)
+            excerpt = message.body[:200] if message is not None else None
+        return {
+            "id": event.id,
+            "contact_id": event.contact_id,
+            "contact_name": contact.profile_name if contact else None,
+            "contact_state": contact.state if contact else None,
+            "kind": event.kind,
+            "level": event.level,
+            "rule_ids": list(event.rule_ids or []),
+            "status": event.status,
+            "excerpt": excerpt,
+            "created_at": event.created_at,
+            "age_seconds": max(0, int((self.clock() - event.created_at).total_seconds())),
+            "acknowledged_at": event.acknowledged_at,
+            "acknowledged_by": _name(names, event.acknowledged_by_id),
+            "resolved_at": event.resolved_at,
+            "resolved_by": _name(names, event.resolved_by_id),
+        }
+
+    def _staff_names(self, uow: SqlUnitOfWork, ids: Iterable[int | None]) -> dict[int, str]:
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        rows = uow.session.scalars(select(Staff).where(Staff.id.in_(wanted))).all()
+        return {s.id: s.name or s.email for s in rows}
+
+    # --- export, erasure, retention ----------------------------------------------------------
+
+    def export(self, actor: Actor, contact_id: int, fmt: str) -> tuple[str, str]:
+        """Return (content type, document) for one conversation, as JSON or CSV; audited.
+
+        Raises:
+            NotFound: no such contact.
+            Invalid: unknown format.
+        """
+        import json
+
+        if fmt not in ("json", "csv"):
+            raise Invalid("format must be json or csv")
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            data = self._transcript(uow, contact)
+            self._audit(uow, actor, "contact.export", contact_id=contact.id,
+                        detail={"format": fmt, "messages": len(data["messages"])})
+            uow.commit()
+        data["exported_at"] = self.clock()
+        if fmt == "json":
+            return "application/json", json.dumps(jsonable(data), ensure_ascii=False, indent=2)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        columns = ["id", "created_at", "direction", "body", "status", "error_code",
+                   "triage_level", "rule_ids", "model", "mode", "perspectives", "staff",
+                   "cost_usd"]
+        writer.writerow(columns)
+        for item in data["messages"]:
+            row = []
+            for column in columns:
+                value = item.get(column)
+                if isinstance(value, list):
+                    value = " ".join(str(v) for v in value)
+                elif isinstance(value, dt.datetime):
+                    value = value.isoformat()
+                text = "" if value is None else str(value)
+                row.append("'" + text if text.startswith(_FORMULA_START) else text)
+            writer.writerow(row)
+        return "text/csv; charset=utf-8", out.getvalue()
+
+    def erase(self, actor: Actor, contact_id: int) -> dict[str, int]:
+        """Delete every row about one contact; the audit entry keeps only keyed hashes.
+
+        Raises:
+            NotFound: no such contact.
+        """
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            counts = _counts(uow, [contact.id])
+            wa_ref = keyed_hash(self.secret, "wa_id", contact.wa_id)
+            uow.contacts.erase(contact)
+            self._audit(uow, actor, "contact.erase", contact_id=contact_id,
+                        keep_contact_id=False, detail={"removed": counts, "wa_id_ref": wa_ref})
+            uow.commit()
+            return counts
+
+    def retention(self, days: int, *, dry_run: bool) -> dict[str, int]:
+        """Erase conversations whose last activity is older than `days`; return what went.
+
+        Raises:
+            Invalid: days < 1.
+        """
+        if days < 1:
+            raise Invalid("days must be at least 1")
+        cutoff = self.clock() - dt.timedelta(days=days)
+        last_message = (
+            select(Message.contact_id, func.max(Message.created_at).label("last_at"))
+            .group_by(Message.contact_id)
+            .subquery()
+        )
+        activity = func.coalesce(last_message.c.last_at, Contact.last_inbound_at,
+                                 Contact.created_at)
+        query = (
+            select(Contact.id)
+            .outerjoin(last_message, last_message.c.contact_id == Contact.id)
+            .where(activity < cutoff)
+        )
+        with self.uow() as uow:
+            ids = list(uow.session.scalars(query.order_by(Contact.id)).all())
+            counts = _counts(uow, ids)
+            if not dry_run:
+                for contact_id in ids:
+                    contact = uow.contacts.get(contact_id)
+                    if contact is None:
+                        continue
+                    wa_ref = keyed_hash(self.secret, "wa_id", contact.wa_id)
+                    uow.contacts.erase(contact)
+                    self._audit(uow, RETENTION_ACTOR, "contact.retention_erase",
+                                contact_id=contact_id, keep_contact_id=False,
+                                detail={"days": days, "wa_id_ref": wa_ref})
+                uow.commit()
+            return counts
+
+    def audit_page(
+        self, *, page: int, per_page: int, action: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        with self.uow() as uow:
+            rows, total = uow.audit.page(limit=per_page, offset=(page - 1) * per_page,
+                                         action=action or None)
+            return [audit_json(r) for r in rows], total
+
+
+def _contact(uow: SqlUnitOfWork, contact_id: int) -> Contact:
+    contact = uow.contacts.get(contact_id)
+    if contact is None:
+        raise NotFound(f"no contact {contact_id}")
+    return contact
+
+
+def _counts(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[str, int]:
+    """Count the rows that erasing these contacts removes, table by table."""
+    if not contact_ids:
+        return {"contacts": 0, "messages": 0, "model_calls": 0, "safety_events": 0, "alerts": 0}
+    message_ids = select(Message.id).where(Message.contact_id.in_(contact_ids))
+
+    def count(model: Any, *where: Any) -> int:
+        return int(uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    return {
+        "contacts": count(Contact, Contact.id.in_(contact_ids)),
+        "messages": count(Message, Message.contact_id.in_(contact_ids)),
+        "model_calls": count(ModelCallRow, ModelCallRow.message_id.in_(message_ids)),
+        "safety_events": count(SafetyEvent, SafetyEvent.contact_id.in_(contact_ids)),
+        "alerts": count(Alert, Alert.contact_id.in_(contact_ids)),
+    }
+
+
+def _name(names: dict[int, str], staff_id: int | None) -> str | None:
+    return names.get(staff_id) if staff_id is not None else None
+
+
+def _staff_ids(messages: Iterable[Message]) -> set[int | None]:
+    return {_staff_id(m) for m in messages}
+
+
+def _staff_id(message: Message) -> int | None:
+    value = (message.extra or {}).get("staff_id")
+    return value if isinstance(value, int) else None
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def total_cost(calls: Iterable[ModelCallRow]) -> float | str:
+    """Sum the calls' cost in USD; "unknown" when any call's cost is unknown."""
+    total = 0.0
+    for call in calls:
+        if call.cost_usd is None:
+            return "unknown"
+        total += call.cost_usd
+    return round(total, 6)
+
+
+def staff_json(staff: Staff) -> dict[str, Any]:
+    return {
+        "id": staff.id,
+        "email": staff.email,
+        "name": staff.name,
+        "role": staff.role,
+        "active": staff.active,
+        "created_at": staff.created_at,
+        "last_login_at": staff.last_login_at,
+    }
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "staff_id": token.staff_id,
+        "prefix": token.prefix,
+        "label": token.label,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "wa_id": contact.wa_id,
+        "phone": contact.phone,
+        "profile_name": contact.profile_name,
+        "country": contact.country,
+        "language": contact.language,
+        "state": contact.state,
+        "opted_out": contact.opted_out,
+        "last_inbound_at": contact.last_inbound_at,
+        "created_at": contact.created_at,
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "body": message.body,
+        "twilio_sid": message.twilio_sid,
+        "status": message.status,
+        "error_code": message.error_code,
+        "media": message.media,
+        "location": message.location,
+        "button_text": message.button_text,
+        "triage_level": message.triage_level,
+        "rule_ids": list(message.rule_ids or []),
+        "language": message.language,
+        "model": message.model,
+        "mode": message.mode,
+        "latency_ms": message.latency_ms,
+        "staff_id": _staff_id(message),
+        "created_at": message.created_at,
+    }
+
+
+def model_call_json(call: ModelCallRow) -> dict[str, Any]:
+    return {
+        "provider": call.provider,
+        "model": call.model,
+        "perspective": call.perspective,
+        "mode": call.mode,
+        "outcome": call.outcome,
+        "input_tokens": call.input_tokens,
+        "output_tokens": call.output_tokens,
+        "latency_ms": call.latency_ms,
+        "cost_usd": call.cost_usd,
+    }
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "created_at": entry.created_at,
+        "actor_id": entry.actor_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "contact_id": entry.contact_id,
+        "contact_ref": entry.contact_ref,
+        "target": entry.target,
+        "ip": entry.ip,
+        "detail": entry.detail,
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """Turn datetimes into ISO 8601 strings, recursively, for JSON documents."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+__all__ = [
+    "ROLE_RANK",
+    "Actor",
+    "BadCredentials",
+    "Conflict",
+    "Console",
+    "ConsoleError",
+    "InboxFilter",
+    "Invalid",
+    "NotFound",
+    "SendRefused",
+    "Throttled",
+]

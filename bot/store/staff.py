@@ -1,0 +1,227 @@
+"""The staff console's tables: staff accounts, their sessions and API tokens, login attempts, audit.
+
+Secrets are never stored: passwords as argon2 hashes, session and API tokens as sha256 of a
+high-entropy random value, login-attempt keys as a keyed hash. The audit log is append-only: its
+repository has no update or delete, and on PostgreSQL a trigger refuses both (except the
+`ON DELETE SET NULL` of `contact_id` when a contact is erased; `contact_ref` keeps a keyed hash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.store.models import Base, utcnow
+
+ROLES = ("viewer", "clinician", "admin")
+
+
+class Staff(Base):
+    """A person on the clinic's team who uses the console; never deleted, only deactivated."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))  # "viewer", "clinician" or "admin"
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class StaffSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its sha256."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, shown once at creation and stored as its sha256."""
+
+    __tablename__ = "staff_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginAttempt(Base):
+    """One password attempt, counted per account and per IP to throttle guessing."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_created", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "account:<hmac of the email>" or "ip:<hmac of the address>": what was typed is not kept.
+    key: Mapped[str] = mapped_column(String(80))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which conversation, when; appended, never changed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # Not a foreign key: the log must outlive any change to the staff table.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(254))  # staff email, or "cli" / "retention"
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    # Set to NULL when the contact is erased; contact_ref (HMAC of the id) stays.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    contact_ref: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(120))  # "safety_event:12", "staff:3"
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StaffRepository:
+    """Staff accounts, sessions and API tokens."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, staff_id: int) -> Staff | None:
+        return self.session.get(Staff, staff_id)
+
+    def by_email(self, email: str) -> Staff | None:
+        return self.session.scalars(select(Staff).where(Staff.email == email.lower())).first()
+
+    def add(self, staff: Staff) -> Staff:
+        self.session.add(staff)
+        self.session.flush()
+        return staff
+
+    def all(self) -> list[Staff]:
+        return list(self.session.scalars(select(Staff).order_by(Staff.email)).all())
+
+    def count_active_admins(self) -> int:
+        query = select(func.count()).where(Staff.role == "admin", Staff.active.is_(True))
+        return int(self.session.scalar(query) or 0)
+
+    def add_session(self, row: StaffSession) -> StaffSession:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def session_by_hash(self, token_hash: str) -> StaffSession | None:
+        query = select(StaffSession).where(StaffSession.token_hash == token_hash)
+        return self.session.scalars(query).first()
+
+    def end_session(self, token_hash: str) -> None:
+        self.session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash))
+
+    def end_sessions_of(self, staff_id: int) -> None:
+        self.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+
+    def purge_expired_sessions(self, now: dt.datetime) -> None:
+        self.session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
+
+    def add_token(self, token: ApiToken) -> ApiToken:
+        self.session.add(token)
+        self.session.flush()
+        return token
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        return self.session.scalars(
+            select(ApiToken).where(ApiToken.token_hash == token_hash)
+        ).first()
+
+    def get_token(self, token_id: int) -> ApiToken | None:
+        return self.session.get(ApiToken, token_id)
+
+    def tokens_of(self, staff_id: int) -> list[ApiToken]:
+        return list(
+            self.session.scalars(
+                select(ApiToken).where(ApiToken.staff_id == staff_id).order_by(ApiToken.id)
+            ).all()
+        )
+
+
+class LoginAttemptRepository:
+    """Failed and successful logins, kept in the database so every process sees the same count."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, key: str, *, succeeded: bool, now: dt.datetime) -> None:
+        self.session.add(LoginAttempt(key=key, succeeded=succeeded, created_at=now))
+        self.session.flush()
+
+    def failures_since(self, key: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """Return (failures after `since` and after the last success, the oldest such failure)."""
+        last_ok = self.session.scalar(
+            select(func.max(LoginAttempt.created_at)).where(
+                LoginAttempt.key == key, LoginAttempt.succeeded.is_(True)
+            )
+        )
+        start = max(since, last_ok) if last_ok is not None else since
+        count, oldest = self.session.execute(
+            select(func.count(), func.min(LoginAttempt.created_at)).where(
+                LoginAttempt.key == key,
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.created_at > start,
+            )
+        ).one()
+        if isinstance(oldest, dt.datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)  # an aggregate skips the column's type on SQLite
+        return int(count or 0), oldest
+
+    def purge_before(self, when: dt.datetime) -> None:
+        self.session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < when))
+
+
+class AuditRepository:
+    """The audit log: append and read, nothing else."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
+    def page(
+        self, *, limit: int, offset: int, action: str | None = None,
+        contact_ref: str | None = None,
+    ) -> tuple[list[AuditEntry], int]:
+        query = select(AuditEntry)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        if contact_ref:
+            query = query.where(AuditEntry.contact_ref == contact_ref)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(
+            query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return list(rows), int(total)

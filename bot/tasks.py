@@ -1,0 +1,375 @@
+"""Where slow work runs: RQ on Redis when REDIS_URL is set, else an in-process worker pool.
+
+One code path, two executors. Work is named (`bot.jobs.JOBS`) and takes JSON-able arguments (ids),
+so the same job function runs in a web process's threads or in any number of `healthbot worker`
+processes. Both executors keep the same promises:
+
+- order per `chain` (a contact): a job starts only after the previous job of its chain ended,
+  even with many workers (RQ: `depends_on` the chain's previous job, whose id is kept in Redis
+  and swapped under a per-chain lock so two web processes can't both read the same predecessor;
+  in-process: one serial lane per chain);
+- retries with backoff (`RetryPolicy`), then a failed-job registry staff can read
+  (`failed_jobs()`: RQ's FailedJobRegistry, or an in-memory list in-process); a failed job does
+  not block its chain: the next job runs once it has given up (RQ `allow_failure`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import socket
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.store.models import utcnow
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
+
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# The RQ entry point, by name so this module doesn't import the pipeline.
+PERFORM = "bot.jobs.perform"
+QUEUE_NAME = "healthbot"
+# A chain's last job id is forgotten after a day: by then its job has long finished.
+CHAIN_TTL_S = 24 * 3600
+# A job that runs longer than this is killed and retried (a contemplating answer takes < 2 min).
+JOB_TIMEOUT_S = 300
+FAILED_KEEP = 200
+
+Runner = Callable[[str, Sequence[Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failed job is tried again, and after how many seconds each time."""
+
+    max: int = 4
+    intervals: tuple[float, ...] = (5, 30, 120, 600)
+
+    def interval(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based); the last interval repeats."""
+        if not self.intervals:
+            return 0.0
+        return float(self.intervals[min(attempt - 1, len(self.intervals) - 1)])
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    """A job that failed every try: what staff see in the failed-job registry."""
+
+    id: str
+    name: str
+    args: list[Any]
+    error: str
+    failed_at: dt.datetime | None
+    attempts: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "args": self.args,
+            "error": self.error,
+            "failed_at": self.failed_at.isoformat() if self.failed_at else None,
+            "attempts": self.attempts,
+        }
+
+
+class Executor(Protocol):
+    """Runs named jobs later, in order per chain, with retries."""
+
+    def enqueue(self, name: str, *args: Any, chain: str | None = None) -> str: ...
+
+    def failed_jobs(self) -> list[FailedJob]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """Run each job at once in the caller's thread (CLI commands, tests): one try, no waiting."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self._failed: deque[FailedJob] = deque(maxlen=FAILED_KEEP)
+
+    def enqueue(self, name: str, *args: Any, chain: str | None = None) -> str:
+        job_id = uuid.uuid4().hex
+        try:
+            self.runner(name, args)
+        except Exception as exc:  # recorded for staff, like a worker would
+            log.exception("job %s %s failed", name, job_id)
+            self._failed.append(FailedJob(job_id, name, list(args), _error(exc), utcnow(), 1))
+        return job_id
+
+    def failed_jobs(self) -> list[FailedJob]:
+        return list(self._failed)
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class _Task:
+    id: str
+    name: str
+    args: tuple[Any, ...]
+    attempts: int = 0
+
+
+@dataclass
+class _Lane:
+    tasks: deque[_Task] = field(default_factory=deque)
+    running: bool = False
+
+
+class ThreadExecutor:
+    """The in-process worker: a thread pool with one serial lane per chain, retries by timer."""
+
+    def __init__(self, runner: Runner, *, workers: int = 4,
+                 policy: RetryPolicy | None = None) -> None:
+        self.runner = runner
+        self.policy = policy or RetryPolicy()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobs")
+        self._lock = threading.Condition()
+        self._lanes: dict[str, _Lane] = {}
+        self._timers: set[threading.Timer] = set()
+        self._failed: deque[FailedJob] = deque(maxlen=FAILED_KEEP)
+        self._closed = False
+
+    def enqueue(self, name: str, *args: Any, chain: str | None = None) -> str:
+        task = _Task(uuid.uuid4().hex, name, tuple(args))
+        key = chain or f"job:{task.id}"
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job executor is closed")
+            lane = self._lanes.setdefault(key, _Lane())
+            lane.tasks.append(task)
+            if not lane.running:
+                lane.running = True
+                self._pool.submit(self._drain, key)
+        return task.id
+
+    def _drain(self, key: str) -> None:
+        """Run a lane's tasks one after another; a failing head waits for its retry timer."""
+        while True:
+            with self._lock:
+                lane = self._lanes[key]
+                if not lane.tasks:
+                    del self._lanes[key]
+                    self._lock.notify_all()
+                    return
+                task = lane.tasks[0]
+            task.attempts += 1
+            try:
+                self.runner(task.name, task.args)
+            except Exception as exc:  # every failure is retried or registered
+                if task.attempts <= self.policy.max and not self._closed:
+                    delay = self.policy.interval(task.attempts)
+                    log.warning("job %s %s failed (try %s), retrying in %.0f s: %s",
+                                task.name, task.id, task.attempts, delay, _error(exc))
+                    self._retry_later(key, delay)
+                    return  # the lane stays "running": nothing behind the head may overtake it
+                log.error("job %s %s failed for good after %s tries: %s",
+                          task.name, task.id, task.attempts, _error(exc))
+                self._failed.append(FailedJob(task.id, task.name, list(task.args), _error(exc),
+                                              utcnow(), task.attempts))
+            with self._lock:
+                lane.tasks.popleft()
+
+    def _retry_later(self, key: str, delay: float) -> None:
+        def resume() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+                if self._closed:
+                    self._lanes.pop(key, None)
+                    self._lock.notify_all()
+                    return
+            self._pool.submit(self._drain, key)
+
+        timer = threading.Timer(delay, resume)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def every(self, seconds: float, name: str, *args: Any) -> None:
+        """Queue the job `name` every `seconds` until closed (the in-process periodic work)."""
+
+        def tick() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+                if self._closed:
+                    return
+            try:
+                self.enqueue(name, *args, chain=f"every:{name}")
+            except RuntimeError:
+                return  # closed meanwhile
+            self.every(seconds, name, *args)
+
+        timer = threading.Timer(seconds, tick)
+        timer.daemon = True
+        with self._lock:
+            if self._closed:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every lane is empty (tests, shutdown); return False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._lanes, timeout=timeout)
+
+    def failed_jobs(self) -> list[FailedJob]:
+        return list(self._failed)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the work in hand (bounded), cancel pending retries, stop the threads."""
+        if not self.wait_idle(timeout):
+            log.warning("closing with queued jobs still pending; they are lost with this process")
+        with self._lock:
+            self._closed = True
+            timers = list(self._timers)
+        for timer in timers:
+            timer.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RqExecutor:
+    """Jobs on Redis with RQ: any number of `healthbot worker` processes take them."""
+
+    def __init__(self, connection: Redis, *, queue_name: str = QUEUE_NAME,
+                 policy: RetryPolicy | None = None, prefix: str = "healthbot",
+                 perform: str = PERFORM) -> None:
+        from rq import Queue
+
+        self.connection = connection
+        self.policy = policy or RetryPolicy()
+        # Names our Redis keys and job ids, so they are easy to find (and to clean up in tests).
+        self.prefix = prefix
+        self.perform = perform
+        self.queue: Queue = Queue(queue_name, connection=connection)
+
+    def enqueue(self, name: str, *args: Any, chain: str | None = None) -> str:
+        from rq import Retry
+        from rq.job import Dependency
+
+        options: dict[str, Any] = {
+            # RQ schedules retries in whole seconds.
+            "retry": Retry(max=self.policy.max,
+                           interval=[math.ceil(i) for i in self.policy.intervals] or 0),
+            "job_timeout": JOB_TIMEOUT_S,
+            "result_ttl": 3600,
+            "description": f"{name}{tuple(args)!r}",
+            "job_id": f"{self.prefix}-{uuid.uuid4().hex}",
+        }
+        if chain is None:
+            return str(self.queue.enqueue(self.perform, name, *args, **options).id)
+        # Read the predecessor, enqueue behind it and record the new job as one step: without the
+        # lock, two web processes could both chain behind the same job and lose the order. The
+        # predecessor is always saved before its id is published, so rq never sees a dangling id.
+        last_key = f"{self.prefix}:chain:{chain}"
+        with self.connection.lock(f"{self.prefix}:chainlock:{chain}", timeout=10,
+                                  blocking_timeout=10):
+            previous = self.connection.get(last_key)
+            if previous:
+                prev_id = previous.decode() if isinstance(previous, bytes) else str(previous)
+                # allow_failure: a job that gave up must not hold the contact's later answers.
+                options["depends_on"] = Dependency(jobs=[prev_id], allow_failure=True)
+            job = self.queue.enqueue(self.perform, name, *args, **options)
+            self.connection.set(last_key, job.id, ex=CHAIN_TTL_S)
+        return str(job.id)
+
+    def failed_jobs(self) -> list[FailedJob]:
+        from rq.job import Job
+        from rq.registry import FailedJobRegistry
+
+        registry = FailedJobRegistry(queue=self.queue)
+        jobs = Job.fetch_many(registry.get_job_ids(), connection=self.connection)
+        failed = []
+        for job in jobs:
+            if job is None:
+                continue
+            result = job.latest_result()
+            error = (result.exc_string or "") if result is not None else ""
+            args = list(job.args or ())
+            failed.append(FailedJob(
+                id=job.id,
+                name=str(args[0]) if args else str(job.func_name),
+                args=args[1:],
+                error=_last_line(error),
+                failed_at=_aware(job.ended_at),
+                # Retries after exceptions count down `retries_left` from the policy's max.
+                attempts=self.policy.max - (job.retries_left or 0) + 1,
+            ))
+        return failed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def run_worker(services: Services, *, burst: bool = False,
+               alert_interval_s: float = 30.0) -> bool:
+    """Work RQ jobs with these Services until stopped (or, with `burst`, until the queue is empty).
+
+    A SimpleWorker runs jobs in this process, without forking: the Services (database pool, HTTP
+    clients, chat model) are built once and reused by every job, and a job that dies with the
+    process is retried by RQ's abandoned-job cleanup. Every `alert_interval_s` one worker (a Redis
+    key with NX decides which) queues the retry of due staff alerts.
+    """
+    from rq import SimpleWorker
+
+    from bot import jobs
+
+    executor = services.tasks
+    if not isinstance(executor, RqExecutor):
+        raise RuntimeError("`healthbot worker` needs REDIS_URL: without it, jobs run in the web "
+                           "process's threads")
+    jobs.bind(services)
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(alert_interval_s):
+            try:
+                if executor.connection.set(f"{executor.prefix}:tick:alerts", "1", nx=True,
+                                           ex=max(int(alert_interval_s), 1)):
+                    executor.enqueue("retry_alerts")
+            except Exception:
+                log.exception("could not queue the retry of due alerts")
+
+    ticker = threading.Thread(target=tick, name="alerts-tick", daemon=True)
+    ticker.start()
+    try:
+        # Named after the queue, host and pid, so `rq info` shows which deployment it serves.
+        name = f"{executor.prefix}-{socket.gethostname()}-{os.getpid()}"
+        worker = SimpleWorker([executor.queue], connection=executor.connection, name=name)
+        return bool(worker.work(burst=burst, with_scheduler=True))
+    finally:
+        stop.set()
+        ticker.join(timeout=5)
+        jobs.bind(None)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""

@@ -1,0 +1,143 @@
+"""The staff console in a real browser (Debian's Chromium, headless, driven by Playwright):
+sign in, open an escalation, read the transcript, reply, see it sent, hand back, sign out."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.outbound import Template
+from bot.store.models import Message, SafetyEvent
+from tests.admin.support import PASSWORD, FakeMessenger, console, fast_hashing, make_staff
+from tests.admin.support import seed_contact as seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRE = os.environ.get("HEALTHBOT_TEST_REQUIRE_SERVICES") == "1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class SentMessenger(FakeMessenger):
+    """A Messenger whose messages Twilio reports as sent at once."""
+
+    def send_text(self, to: str, body: str, *, status_callback: str | None) -> tuple[str, str]:
+        self.sent.append((to, body))
+        return "SM" + secrets.token_hex(16), "sent"
+
+    def send_template(
+        self, to: str, template: Template, *, status_callback: str | None
+    ) -> tuple[str, str]:  # pragma: no cover - the test stays inside the window
+        raise AssertionError("no template expected")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if REQUIRE:
+            pytest.fail(f"Chromium is required but missing at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        if REQUIRE:
+            pytest.fail("the playwright package is required")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Any, SentMessenger]]:
+    """The real app on SQLite, served by werkzeug in a thread on a free local port."""
+    from werkzeug.serving import make_server
+
+    from bot.app import create_app
+    from tests.helpers import make_settings
+
+    messenger = SentMessenger()
+    # A plain-http public URL: the browser talks to 127.0.0.1 without TLS here.
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'healthbot.db'}",
+                             HEALTHBOT_PUBLIC_URL="http://127.0.0.1:5000")
+    app = create_app(settings, upgrade_db=True, background=False, messenger=messenger)
+    fast_hashing(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app, messenger
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["bot"].close()
+
+
+def test_clinician_handles_an_escalation_in_the_browser(
+    browser: Any, served: tuple[str, Any, SentMessenger], tmp_path: Path
+) -> None:
+    base, app, messenger = served
+    _, email, _ = make_staff(app, "clinician")
+    ids = seed(app, name="Amina", body="I want to talk to a person please")
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone screen
+    page.set_default_timeout(10_000)
+
+    page.goto(f"{base}/admin/escalations")
+    assert "/admin/login" in page.url  # not signed in yet
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/escalations")
+    assert "human requested" in page.inner_text("main")
+
+    page.click(f"a[href='/admin/contacts/{ids['contact_id']}']")
+    page.wait_for_url(f"{base}/admin/contacts/{ids['contact_id']}")
+    main = page.inner_text("main")
+    assert "I want to talk to a person please" in main
+    assert "rules: fever.child" in main and "openai/gpt-test (contemplate)" in main
+    assert "perspectives: clinician, triage_nurse" in main
+    page.screenshot(path=str(tmp_path / "transcript.png"), full_page=True)
+
+    page.click("text=Acknowledge")
+    page.wait_for_selector("text=acknowledged by Clinician")
+    page.fill("textarea[name=body]", "Hello Amina, this is nurse Wanjiru. How is the fever?")
+    page.click("text=Send reply")
+    page.wait_for_selector(".flash.ok")
+    assert "Reply sent" in page.inner_text(".flash.ok")
+    staff_message = page.locator(".msg.staff").last
+    assert "nurse Wanjiru" in staff_message.inner_text()
+    assert "sent" in staff_message.locator(".status").inner_text()
+    assert page.inner_text("#state") == "with staff"
+    [(to, body)] = messenger.sent
+    assert to.startswith("whatsapp:+2547") and body.endswith("How is the fever?")
+    with app.extensions["bot"].uow() as uow:
+        row = uow.session.scalars(select(Message).where(Message.mode == "staff")).one()
+        assert row.status == "sent" and row.twilio_sid and row.extra["staff_id"]
+
+    page.click("text=Hand back to the bot")
+    page.wait_for_selector("text=Handed back to the bot.")
+    assert page.inner_text("#state") == "bot"
+    with app.extensions["bot"].uow() as uow:
+        event = uow.session.get(SafetyEvent, ids["event_id"])
+        assert event is not None and event.status == "resolved"
+
+    page.click("text=Sign out")
+    page.wait_for_url(f"{base}/admin/login")
+    page.goto(f"{base}/admin/")
+    assert "/admin/login" in page.url
+    actions = [e["action"] for e in console(app).audit_page(page=1, per_page=50)[0]]
+    for action in ("staff.login", "transcript.view", "escalation.acknowledge",
+                   "conversation.reply", "conversation.handback", "staff.logout"):
+        assert action in actions
+    page.close()

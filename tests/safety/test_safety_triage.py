@@ -1,0 +1,307 @@
+"""Triage behaviour: levels, negation, history, subjects, look-alikes, questions, determinism."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from safety import triage
+from safety.normalize import normalize
+from safety.triage import assess, load_rules, scan
+from safety.types import LANGUAGES, Assessment, TriageLevel
+
+EMERGENCY = TriageLevel.EMERGENCY
+
+
+def level(text: str, history: tuple[str, ...] = ()) -> TriageLevel:
+    return assess(text, history=history).level
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't breathe",
+        "cant breath",
+        "cantbreathe",
+        "I CANT BREATHEEEE",
+        "no puedo respirar",
+        "nao consigo respirar",
+        "je narrive pas a respirer",
+        "siwezi kupumua",
+        "saans nahi aa rahi",
+        "सांस नहीं आ रही",
+    ],
+)
+def test_negation_inside_red_flag_is_not_negation(text: str) -> None:
+    assert level(text) is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    ("text", "suppressed"),
+    [
+        ("no chest pain", "chest_pain"),
+        ("I don't have a fever", "fever"),
+        ("sin fiebre", "fever"),
+        ("sem febre", "fever"),
+        ("pas de fièvre", "fever"),
+        ("hana homa", "fever"),
+        ("bukhar nahi hai", "fever"),
+        ("बुखार नहीं है", "fever"),
+        ("no dolor de pecho", "chest_pain"),
+    ],
+)
+def test_negation_suppresses(text: str, suppressed: str) -> None:
+    assert suppressed not in assess(text).rule_ids
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no fever. chest pain since an hour",
+        "no fever but chest pain",
+        "sin fiebre, pero dolor en el pecho",
+        "not sure if this is chest pain",
+        "bukhar nahi hai lekin seene mein dard hai",
+    ],
+)
+def test_negation_scope_ends_at_clause_or_hedge(text: str) -> None:
+    assert level(text) is EMERGENCY
+
+
+def test_hindi_not_stopping_is_not_negation() -> None:
+    result = assess("bukhar nahi utar raha 4 din se")
+    assert "fever_prolonged" in result.rule_ids
+
+
+@pytest.mark.parametrize(
+    ("history", "text", "rule"),
+    [
+        (("my baby is 6 weeks old",), "she has a fever", "fever_young_infant"),
+        (("mi bebe tiene 3 semanas",), "ahora tiene fiebre", "fever_young_infant"),
+        (("my son has had a fever since yesterday",), "now his neck is stiff", "meningitis_signs"),
+        (("grandma has a fever",), "and she is confused now", "fever_confusion"),
+        (("im 30 weeks pregnant",), "i am bleeding", "pregnancy_bleeding"),
+        (("my husband has a fever",), "its been 4 days", "fever_prolonged"),
+    ],
+)
+def test_red_flag_spread_over_messages(history: tuple[str, ...], text: str, rule: str) -> None:
+    result = assess(text, history=history)
+    assert rule in result.rule_ids
+    hit = next(h for h in result.hits if h.rule_id == rule)
+    assert hit.from_history
+
+
+def test_old_red_flag_alone_is_not_repeated() -> None:
+    # The earlier message was assessed when it arrived; "thanks" must not re-raise it.
+    assert level("ok thanks", ("I have chest pain",)) is TriageLevel.INFO
+
+
+def test_only_recent_history_counts() -> None:
+    old = ("my baby is 6 weeks old", "a", "b", "c", "d", "e")
+    assert "fever_young_infant" not in assess("she has a fever", history=old).rule_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "subject", "at_least"),
+    [
+        ("my 5 week old baby has a fever", "infant", TriageLevel.EMERGENCY),
+        ("i am pregnant and have a fever", "pregnant", TriageLevel.URGENT),
+        ("my 8 year old son has a fever", "child", TriageLevel.SELF_CARE),
+        ("my child is vomiting everything and cant drink", "child", TriageLevel.EMERGENCY),
+        ("grandma fell in the kitchen", "elderly", TriageLevel.URGENT),
+    ],
+)
+def test_subject_raises_level(text: str, subject: str, at_least: TriageLevel) -> None:
+    result = assess(text)
+    assert result.subject == subject
+    assert result.level.rank >= at_least.rank
+
+
+def test_fever_alone_in_adult_is_self_care() -> None:
+    assert level("i have a fever") is TriageLevel.SELF_CARE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chest infection",
+        "heartburn after eating",
+        "my heart is broken",
+        "I'm dying to see you",
+        "this headache is killing me",
+        "my phone died",
+        "bleeding gums when brushing",
+        "I had chest pain last year, now fine",
+        "what are the signs of a stroke?",
+        "how do you recognise a heart attack?",
+        "food poisoning from bad chicken",
+        "I fell asleep on the sofa",
+        "blood pressure check next week, i'm pregnant",
+    ],
+)
+def test_look_alikes_are_not_emergencies(text: str) -> None:
+    assert level(text) is not EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text", ["hi", "hello doctor", "what vaccines does my baby need", "thanks!", "ok 👍", ""]
+)
+def test_info(text: str) -> None:
+    assert level(text) is TriageLevel.INFO
+
+
+def test_topic_question_with_person_is_not_info() -> None:
+    assert level("what are the signs of a stroke? my dad's face is drooping") is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mild cold and a runny nose", TriageLevel.SELF_CARE),
+        ("small cut on my thumb", TriageLevel.SELF_CARE),
+        ("sore throat", TriageLevel.SELF_CARE),
+        ("need a repeat prescription for my inhaler", TriageLevel.ROUTINE),
+        ("cough for 5 weeks now", TriageLevel.ROUTINE),
+        ("burning when i pee and fever", TriageLevel.URGENT),
+        ("my 3 year old has ear pain and a fever", TriageLevel.URGENT),
+        ("wound is red and oozing pus", TriageLevel.URGENT),
+    ],
+)
+def test_lower_levels(text: str, expected: TriageLevel) -> None:
+    assert level(text) is expected
+
+
+def test_self_harm_category_and_escalation() -> None:
+    for text in (
+        "want to end it all",
+        "better off dead",
+        "quiero morir",
+        "quero me matar",
+        "je veux mourir",
+        "nataka kujiua",
+        "marna chahta hoon",
+        "आत्महत्या",
+    ):
+        result = assess(text)
+        assert result.self_harm, text
+        assert result.escalate, text
+
+
+def test_escalate_matches_level() -> None:
+    for text in ("i cant breathe", "fever for 4 days", "sore throat", "hi"):
+        result = assess(text)
+        assert result.escalate == (result.level.rank >= TriageLevel.URGENT.rank)
+
+
+def test_explicit_language_wins() -> None:
+    assert assess("I can't breathe", language="sw").language == "sw"
+    assert assess("no puedo respirar").language == "es"
+    assert assess("ok", history=("mtoto wangu ana homa",)).language == "sw"
+
+
+def test_contact_comes_from_numbers_module() -> None:
+    from safety.numbers import contact_for
+
+    sender = "whatsapp:+14155550100"
+    assert assess("hi", sender=sender).contact == contact_for(sender)
+    assert not assess("hi").contact.known
+
+
+def test_every_language_is_checked_whatever_the_guess() -> None:
+    # A Hindi red flag inside an English sentence, and the language argument says French.
+    result = assess("doctor please, saans nahi aa rahi", language="fr")
+    assert result.level is EMERGENCY
+    assert result.language == "fr"
+
+
+def test_hits_are_typed_and_sorted() -> None:
+    result = assess("bad headache, stiff neck and fever")
+    assert isinstance(result, Assessment)
+    ranks = [h.level.rank for h in result.hits]
+    assert ranks == sorted(ranks, reverse=True)
+    assert "meningitis" in result.categories
+
+
+def test_index_never_skips_a_phrase_that_matches() -> None:
+    """The trigram pre-filter must give exactly what trying every phrase gives."""
+    rs = load_rules()
+    samples = [
+        "cantbreathe",
+        "my 👶 is 🤒 and floppy",
+        "वो बेहोश है",
+        "bukhar nahi utar raha",
+        "dolor de pecho",
+        "jarrive pas a respirer",
+        "amekunywa mafuta ya taa",
+    ]
+    for text in samples:
+        norm = normalize(text, keep_breaks=True)
+        brute = {p.rule_id for p in rs.phrases if p.pattern.search(norm)}
+        grams = {norm[i : i + 3] for i in range(len(norm) - 2)}
+        chosen = set(rs.always).union(*(rs.index.get(g, ()) for g in grams))
+        via_index = {rs.phrases[i].rule_id for i in chosen if rs.phrases[i].pattern.search(norm)}
+        assert via_index == brute
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=160))
+def test_deterministic_and_total(text: str) -> None:
+    first = assess(text)
+    triage.scan.cache_clear()
+    second = assess(text)
+    assert first == second
+    assert first.language in LANGUAGES
+
+
+def test_scan_is_cached() -> None:
+    assert scan("i have a fever") is scan("i have a fever")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my chest hurts when i cough",
+        "me duele el pecho cuando toso",
+        "dor no peito quando tusso",
+        "jai mal a la poitrine quand je tousse",
+    ],
+)
+def test_chest_pain_only_on_coughing_is_capped_at_urgent(text: str) -> None:
+    assert level(text) is TriageLevel.URGENT
+
+
+def test_cap_does_not_hide_other_red_flags() -> None:
+    assert level("chest pain when i cough and i cant breathe") is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text", ["I cut myself shaving", "I hurt myself playing football", "my hand is numb"]
+)
+def test_accidents_and_ordinary_numbness_are_not_emergencies(text: str) -> None:
+    result = assess(text)
+    assert result.level is not EMERGENCY
+    assert not result.self_harm
+
+
+def test_hay_fever_does_not_combine_with_pregnancy() -> None:
+    assert "pregnancy_fever" not in assess("i am pregnant and have hay fever").rule_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # Portuguese "no" means "in the", Swahili "ni" means "is", Hindi "ne" marks the subject:
+        # none of them may be read as another language's negation.
+        ("bateu no carro e desmaiou", "fainted"),
+        ("mimi ni mjamzito na natokwa na damu", "pregnancy_bleeding"),
+        ("bache ne mitti ka tel pi liya", "poisoning"),
+    ],
+)
+def test_cross_language_false_negations(text: str, rule: str) -> None:
+    assert rule in assess(text).rule_ids
+
+
+def test_light_spotting_in_pregnancy_is_urgent_not_emergency() -> None:
+    assert level("spotting in early pregnancy, is it normal?") is TriageLevel.URGENT
+    assert level("im pregnant and spotting, and now bleeding heavily") is EMERGENCY
