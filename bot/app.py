@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
 
+import safety
 from bot.config import Settings, load_settings
 from bot.outbound import Messenger
 from bot.ports import Alerter, ChatModel
@@ -62,6 +63,8 @@ def create_app(
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(status_blueprint)
     init_admin(app, services)  # the staff console: JSON API, pages, session secret
+    # Compile the safety rules now rather than inside the first person's answer deadline.
+    safety.assess("warm-up")
     _register_health(app, services)
     _register_errors(app)
     return app

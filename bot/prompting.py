@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.ports import ChatMessage
+from bot.ports import ChatMessage, Role
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -53,7 +53,7 @@ def history_window(turns: Sequence[Turn], budget_chars: int) -> tuple[ChatMessag
         text = turn.text.strip()
         if not text:
             continue
-        role = "assistant" if turn.role == "assistant" else "user"
+        role: Role = "assistant" if turn.role == "assistant" else "user"
         if kept and used + len(text) > budget_chars:
             break
         if not kept and len(text) > budget_chars:

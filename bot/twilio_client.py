@@ -10,7 +10,7 @@ from twilio.rest import Client
 TWILIO_API = "https://api.twilio.com"
 
 
-class RebasedHttpClient(TwilioHttpClient):
+class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped library class
     """Send the twilio client's requests to another base URL (Prism in tests, a proxy in prod)."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:

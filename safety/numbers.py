@@ -34,7 +34,7 @@ def country_of(sender: str | None) -> str | None:
     if not region or region == "ZZ":
         # The metadata can lag behind new number ranges; a WhatsApp sender is a working number,
         # so fall back to the main country of its calling code (GB for +44, US for +1).
-        region = phonenumbers.region_code_for_country_code(number.country_code)
+        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     return region if region and region != "ZZ" else None
 
 

@@ -11,7 +11,6 @@ from bot.webhook.signature import sign
 
 TEST_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://bot.example.org"
-ADMIN_TOKEN = "admin-token-for-tests"
 ACCOUNT_SID = "AC" + "1" * 32
 
 
@@ -22,7 +21,6 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **extra: Any)
         "TWILIO_AUTH_TOKEN": TEST_TOKEN,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "HEALTHBOT_PUBLIC_URL": PUBLIC_URL,
-        "HEALTHBOT_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -2,7 +2,7 @@
 
 To add a route: decorate it with `@requires("viewer" | "clinician" | "admin")` (a route without
 one is refused with 403), describe it in `openapi.py`, and give it a row in the access matrix in
-tests/admin/test_access.py. Views stay a few lines: parse, call the console, map errors.
+tests/admin/test_console_access.py. Views stay a few lines: parse, call the console, map errors.
 """
 
 from __future__ import annotations

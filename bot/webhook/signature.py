@@ -48,4 +48,4 @@ def is_valid_signature(
 
 def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     """Compute the signature Twilio would send: for `healthbot chat` and the tests."""
-    return RequestValidator(auth_token).compute_signature(url, dict(params))
+    return str(RequestValidator(auth_token).compute_signature(url, dict(params)))

@@ -348,3 +348,25 @@ def test_retention_removes_only_old_conversations_and_counts_them(console_app: A
         assert uow.contacts.get(recent["contact_id"]) is not None
     assert "contact.retention_erase" in _audit_actions(console_app)
     assert console(console_app).retention(365, dry_run=False)["contacts"] == 0
+
+
+def test_a_person_erasing_themselves_keeps_the_audit_log_but_not_their_id(
+    console_app: Any,
+) -> None:
+    """DELETE YES from WhatsApp erases through the same repository; the log allows it."""
+    client = console_app.test_client()
+    _, _, token = make_staff(console_app, "viewer")
+    signed_post(client, twilio_form("hello", sender=PHONE))
+    with console_app.extensions["bot"].uow() as uow:
+        found = uow.contacts.by_wa_id(PHONE.removeprefix("whatsapp:+"))
+        assert found is not None
+        contact_id = found.id
+    client.get(f"/admin/api/contacts/{contact_id}", headers=bearer(token))
+    signed_post(client, twilio_form("DELETE", sender=PHONE))
+    signed_post(client, twilio_form("DELETE YES", sender=PHONE))
+    with console_app.extensions["bot"].uow() as uow:
+        assert uow.contacts.get(contact_id) is None
+        [view] = uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "transcript.view")).all()
+        assert view.contact_id is None
+        assert view.contact_ref == keyed_hash(console(console_app).secret, "contact", contact_id)

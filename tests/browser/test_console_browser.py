@@ -113,8 +113,8 @@ def test_clinician_handles_an_escalation_in_the_browser(
     page.wait_for_selector("text=acknowledged by Clinician")
     page.fill("textarea[name=body]", "Hello Amina, this is nurse Wanjiru. How is the fever?")
     page.click("text=Send reply")
-    page.wait_for_selector(".flash.ok")
-    assert "Reply sent" in page.inner_text(".flash.ok")
+    # Wait for the new page's own message: the previous page had a flash message too.
+    page.wait_for_selector(".flash.ok:has-text('Reply sent')")
     staff_message = page.locator(".msg.staff").last
     assert "nurse Wanjiru" in staff_message.inner_text()
     assert "sent" in staff_message.locator(".status").inner_text()

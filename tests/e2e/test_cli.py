@@ -60,7 +60,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def test_serve_then_chat_one_shot(served: tuple[str, dict[str, str]], tmp_path: Path) -> None:
-    url, env = served
+    _url, env = served
     result = subprocess.run(
         [str(BIN / "healthbot"), "chat", "--from", "whatsapp:+254712345678", "-m",
          "how do I make ORS for diarrhoea?"],
@@ -74,7 +74,7 @@ def test_serve_then_chat_one_shot(served: tuple[str, dict[str, str]], tmp_path: 
 
 
 def test_serve_refuses_unsigned_requests(served: tuple[str, dict[str, str]]) -> None:
-    url, _env_ = served
+    url, _ = served
     request = urllib.request.Request(f"{url}/twilio/whatsapp", method="POST",
                                      data=b"MessageSid=SM1&From=whatsapp%3A%2B15555550123&Body=hi")
     with pytest.raises(urllib.error.HTTPError) as info:

@@ -305,3 +305,10 @@ def test_cross_language_false_negations(text: str, rule: str) -> None:
 def test_light_spotting_in_pregnancy_is_urgent_not_emergency() -> None:
     assert level("spotting in early pregnancy, is it normal?") is TriageLevel.URGENT
     assert level("im pregnant and spotting, and now bleeding heavily") is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text", ["he is no longer breathing", "she's no longer responding", "she's unconcious"]
+)
+def test_no_longer_and_typos_stay_red_flags(text: str) -> None:
+    assert level(text) is EMERGENCY
