@@ -39,6 +39,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from bot.app import create_app
 
     settings = _settings()
+    if "public_url" not in settings.model_fields_set:
+        # Unset, the URL Twilio (or `healthbot chat`) signs is the one this server listens on.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     try:
         app = create_app(settings)
     except ConfigError as exc:

@@ -73,6 +73,8 @@ class Reply:
 
 
 StaffNotifier = Callable[["SqlUnitOfWork", Contact, SafetyEvent, str], list[int]]
+# Records a person's own erasure (the audit log) in the transaction that erases them.
+EraseHook = Callable[["SqlUnitOfWork", Contact], None]
 
 
 def _no_staff_channels(
@@ -88,6 +90,7 @@ def handle_inbound(
     chat_model: ChatModel,
     config: PipelineConfig | None = None,
     notify_staff: StaffNotifier = _no_staff_channels,
+    on_erase: EraseHook | None = None,
     now: dt.datetime | None = None,
 ) -> Reply:
     """Handle one inbound WhatsApp message inline and return all the reply bubbles.
@@ -97,7 +100,9 @@ def handle_inbound(
             drop it: it spools the message and still answers from the safety layer).
     """
     started = time.monotonic()
-    received = receive(msg, uow=uow, config=config, notify_staff=notify_staff, now=now)
+    received = receive(
+        msg, uow=uow, config=config, notify_staff=notify_staff, on_erase=on_erase, now=now
+    )
     if received.answer_id is None:
         return received.reply
     answered = answer_inbound(
@@ -129,6 +134,7 @@ def receive(
     uow: SqlUnitOfWork,
     config: PipelineConfig | None = None,
     notify_staff: StaffNotifier = _no_staff_channels,
+    on_erase: EraseHook | None = None,
     now: dt.datetime | None = None,
 ) -> Received:
     """Store the message and do everything that needs no model: commands, safety, emergencies.
@@ -184,7 +190,7 @@ def receive(
         # 2. Commands first.
         parsed = commands.parse(msg.text)
         if parsed is not None:
-            reply = _handle_command(turn, parsed, msg, notify_staff)
+            reply = _handle_command(turn, parsed, msg, notify_staff, on_erase)
             if reply is not None:
                 return Received(reply)
 
@@ -404,7 +410,11 @@ def _must(row: _T | None) -> _T:
 
 
 def _handle_command(
-    turn: _Turn, parsed: ParsedCommand, msg: InboundMessage, notify: StaffNotifier
+    turn: _Turn,
+    parsed: ParsedCommand,
+    msg: InboundMessage,
+    notify: StaffNotifier,
+    on_erase: EraseHook | None,
 ) -> Reply | None:
     """Carry out a command; return None when the text should go on to the health pipeline."""
     contact, uow = turn.contact, turn.uow
@@ -454,6 +464,8 @@ def _handle_command(
         return turn.finish([i18n.t("delete_confirm", language, confirm_word=phrase)])
     if cmd is Command.CONFIRM_DELETE:
         # Erase first, then answer: the answer is not stored, since nothing about them may remain.
+        if on_erase is not None:
+            on_erase(uow, contact)
         uow.contacts.erase(contact)
         uow.commit()
         return Reply(bubbles=[i18n.t("deleted", language)])
@@ -494,8 +506,8 @@ def _emergency(turn: _Turn, assessment: Assessment, notify_staff: StaffNotifier)
             created_at=turn.now,
         )
     )
-    if contact.state == BOT:
-        contact.state = NEEDS_HUMAN
+    # The open escalation is the flag staff work from. The bot keeps answering follow-ups (a
+    # parent asking what to do next must not meet silence) until staff take the conversation.
     alert_ids = notify_staff(turn.uow, contact, event, turn.inbound.body[:200])
     return turn.finish(
         [safety.emergency_reply(assessment)],

@@ -26,7 +26,7 @@ from bot.outbound import (
     record_outbound,
     send_recorded,
 )
-from bot.pipeline import PipelineConfig, Reply
+from bot.pipeline import EraseHook, PipelineConfig, Reply
 from bot.ports import Alerter, ChatModel
 from bot.store.models import utcnow
 from bot.store.uow import SqlUnitOfWork, make_engine, session_factory
@@ -58,6 +58,8 @@ class Services:
     alerts: StaffAlerts
     http: httpx.Client
     messenger: Messenger | None = None
+    # Called inside the transaction that erases a contact at their own request (audit log).
+    on_erase: EraseHook | None = None
     closers: list[Callable[[], object]] = field(default_factory=list)
     # Where slow work runs (bot/tasks.py): RQ with REDIS_URL, else threads in this process.
     tasks: Executor | None = None

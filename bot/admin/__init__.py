@@ -26,6 +26,7 @@ def init_app(app: Flask, services: Services) -> Console:
     secret = app_secret(settings)
     console = Console(services, secret)
     app.extensions["healthbot_console"] = console
+    services.on_erase = console.record_self_erasure
     app.secret_key = secret
     app.config.update(
         SESSION_COOKIE_NAME="healthbot_session",

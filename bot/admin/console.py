@@ -113,6 +113,7 @@ class Actor:
 
 CLI_ACTOR = Actor(staff_id=None, email="cli", role="admin")
 RETENTION_ACTOR = Actor(staff_id=None, email="retention", role="admin")
+SELF_ERASE_ACTOR = Actor(staff_id=None, email="whatsapp", role="contact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -763,6 +764,13 @@ class Console:
                         keep_contact_id=False, detail={"removed": counts, "wa_id_ref": wa_ref})
             uow.commit()
             return counts
+
+    def record_self_erasure(self, uow: SqlUnitOfWork, contact: Contact) -> None:
+        """Audit a person's own DELETE YES over WhatsApp, in the erasing transaction."""
+        counts = _counts(uow, [contact.id])
+        wa_ref = keyed_hash(self.secret, "wa_id", contact.wa_id)
+        self._audit(uow, SELF_ERASE_ACTOR, "contact.self_erase", contact_id=contact.id,
+                    keep_contact_id=False, detail={"removed": counts, "wa_id_ref": wa_ref})
 
     def retention(self, days: int, *, dry_run: bool) -> dict[str, int]:
         """Erase conversations whose last activity is older than `days`; return what went.

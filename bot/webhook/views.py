@@ -81,6 +81,7 @@ def whatsapp() -> Response:
             chat_model=svc.chat_model,
             config=svc.pipeline_config,
             notify_staff=svc.notify_staff,
+            on_erase=svc.on_erase,
         )
     except StoreError:
         log.exception("store unavailable; spooling %s", msg.message_sid)
@@ -92,7 +93,7 @@ def whatsapp() -> Response:
 def _receive_and_defer(svc: Services, msg: InboundMessage) -> list[str]:
     """Store, run commands and safety inline; queue the model's answer (sent through REST)."""
     received = receive(msg, uow=svc.uow(), config=svc.pipeline_config,
-                       notify_staff=svc.notify_staff)
+                       notify_staff=svc.notify_staff, on_erase=svc.on_erase)
     reply = received.reply
     svc.after_reply(reply)
     if received.answer_id is None or reply.contact_id is None:

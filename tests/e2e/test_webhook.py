@@ -143,7 +143,7 @@ def test_emergency_gets_fixed_text_with_the_number_first_and_is_flagged(
     assert "DELETE" in replies[-1]
     with app.extensions["bot"].uow() as uow:
         contact = uow.session.scalars(select(Contact)).one()
-        assert contact.state == "needs_human"
+        assert contact.state == "bot"  # flagged by the open escalation, not silenced
         event = uow.session.scalars(select(SafetyEvent)).one()
         assert event.kind == "emergency" and event.status == "open"
         inbound = uow.session.scalars(select(Message).where(Message.direction == "in")).one()
@@ -212,6 +212,22 @@ def test_delete_asks_for_confirmation_then_erases_everything(app: Any, client: A
     assert done
     for model in (Contact, Message, SafetyEvent):
         assert count(app, model) == 0
+
+
+def test_self_erasure_is_audited_without_the_number_or_id(app: Any, client: Any) -> None:
+    from bot.store.staff import AuditEntry
+
+    bubbles(signed_post(client, twilio_form("I have a fever")))
+    with app.extensions["bot"].uow() as uow:
+        contact_id = uow.session.scalars(select(Contact)).one().id
+    bubbles(signed_post(client, twilio_form("DELETE")))
+    bubbles(signed_post(client, twilio_form("delete yes")))
+    with app.extensions["bot"].uow() as uow:
+        entry = uow.session.scalars(select(AuditEntry)).one()
+        assert entry.action == "contact.self_erase" and entry.actor == "whatsapp"
+        assert entry.contact_id is None and entry.contact_ref
+        text = repr((entry.contact_ref, entry.detail, entry.target))
+    assert "254712345678" not in text and f"{contact_id}" != entry.contact_ref
 
 
 def test_delete_can_be_cancelled(app: Any, client: Any) -> None:
