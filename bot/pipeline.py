@@ -1,7 +1,9 @@
 """The one path an inbound message takes: store, commands, safety, model, guard, store, reply.
 
-`handle_inbound` is the service layer. It imports no flask, sqlalchemy or httpx: the webhook (and
-later the worker) hand it a unit of work, a chat model and a clock.
+It is the service layer and imports no flask, sqlalchemy or httpx: the caller hands it a unit of
+work and a chat model. `receive` does the fast, deterministic part (steps 1-3) and always runs in
+the webhook; `answer_inbound` does the model part (4-6) from a stored message id, inline in the
+webhook or from a queue worker; `handle_inbound` is the two together.
 
     1. store the inbound message; a duplicate MessageSid stops here (idempotent)
     2. commands first: STOP / START / HELP / HUMAN / DELETE / LANGUAGE
@@ -43,7 +45,7 @@ DELETE_CONFIRM_WINDOW = dt.timedelta(minutes=15)
 # How many earlier inbound messages the rules look at, to catch a red flag spread over messages.
 SAFETY_HISTORY = 5
 
-ContactState = str
+# Who answers the conversation: the bot, nobody yet (a person asked for staff), or staff.
 BOT, NEEDS_HUMAN, WITH_STAFF = "bot", "needs_human", "with_staff"
 
 
