@@ -162,21 +162,7 @@ def receive(
             )
             if msg.profile_name and contact.profile_name != msg.profile_name:
                 contact.profile_name = msg.profile_name
-            inbound = uow.messages.add_inbound(
-                Message(
-                    contact_id=contact.id,
-                    direction="in",
-                    body=msg.body,
-                    twilio_sid=msg.message_sid,
-                    status="received",
-                    media=[m.model_dump() for m in msg.media],
-                    location=msg.location.model_dump() if msg.location else None,
-                    button_text=msg.button_text,
-                    extra=msg.extra_fields(),
-                    received_at=now,
-                    created_at=now,
-                )
-            )
+            inbound = uow.messages.add_inbound(_inbound_row(msg, contact.id, now))
             contact.last_inbound_at = now
             uow.commit()
             contact_id, inbound_id = contact.id, inbound.id
@@ -405,6 +391,26 @@ class _Turn:
         )
 
 
+def _inbound_row(
+    msg: InboundMessage, contact_id: int, now: dt.datetime, *, spooled: bool = False
+) -> Message:
+    """The stored form of an inbound message: text, media, location, and Twilio's other fields."""
+    extra = msg.extra_fields() | ({"spooled": True} if spooled else {})
+    return Message(
+        contact_id=contact_id,
+        direction="in",
+        body=msg.body,
+        twilio_sid=msg.message_sid,
+        status="received",
+        media=[m.model_dump() for m in msg.media],
+        location=msg.location.model_dump() if msg.location else None,
+        button_text=msg.button_text,
+        extra=extra,
+        received_at=now,
+        created_at=now,
+    )
+
+
 def _must(row: _T | None) -> _T:
     if row is None:
         raise LookupError("a row stored moments ago is gone (erased concurrently?)")
@@ -614,24 +620,11 @@ def record_spooled(
                 country=safety.country_of(msg.sender),
             )
             assessment = safety.assess(msg.text, sender=msg.sender)
-            inbound = uow.messages.add_inbound(
-                Message(
-                    contact_id=contact.id,
-                    direction="in",
-                    body=msg.body,
-                    twilio_sid=msg.message_sid,
-                    status="received",
-                    media=[m.model_dump() for m in msg.media],
-                    location=msg.location.model_dump() if msg.location else None,
-                    button_text=msg.button_text,
-                    extra=msg.extra_fields() | {"spooled": True},
-                    triage_level=assessment.level.value,
-                    rule_ids=list(assessment.rule_ids),
-                    language=assessment.language,
-                    received_at=now,
-                    created_at=now,
-                )
-            )
+            inbound = _inbound_row(msg, contact.id, now, spooled=True)
+            inbound.triage_level = assessment.level.value
+            inbound.rule_ids = list(assessment.rule_ids)
+            inbound.language = assessment.language
+            uow.messages.add_inbound(inbound)
             if contact.last_inbound_at is None or contact.last_inbound_at < now:
                 contact.last_inbound_at = now
             if assessment.level.rank >= TriageLevel.URGENT.rank:

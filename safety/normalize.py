@@ -53,6 +53,11 @@ _IGNORABLE_RE = re.compile("[\U0001f3fb-\U0001f3ff\ufe0e\ufe0f\u200d\u200c]")
 _APOSTROPHE_RE = re.compile("['’‘`´]")
 # Clause breaks matter for negation scope ("no fever. chest pain" must not negate the pain).
 _BREAK_RE = re.compile(r"[.!?;,:\n\r\u0964\u0965¡¿…]+")
+# A decimal point or comma between digits ("38.5", "39,8") is part of a number, not a clause
+# break: it becomes a space, so the rule files see "38 5" whatever the local decimal mark.
+_DECIMAL_RE = re.compile(r"(?<=\d)[.,](?=\d)")
+# Devanagari digits ("३८.५") are read as ASCII digits so numeric rules work in both scripts.
+_DIGITS = str.maketrans("\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f", "0123456789")
 _NON_WORD_RE = re.compile(r"[^\w\u0900-\u097f|]+")
 _REPEAT_RE = re.compile(r"(\D)\1{2,}")
 _SPACE_RE = re.compile(r"\s+")
@@ -93,6 +98,7 @@ def normalize(text: str, *, keep_breaks: bool = False) -> str:
     text = _devanagari_variants(text)
     # "can't" -> "cant", "j'ai" -> "jai": people drop apostrophes anyway, so one spelling remains.
     text = _APOSTROPHE_RE.sub("", text)
+    text = _DECIMAL_RE.sub(" ", text.translate(_DIGITS))
     text = _BREAK_RE.sub(f" {BREAK} " if keep_breaks else " ", text)
     text = _NON_WORD_RE.sub(" ", text).replace("_", " ")
     text = _REPEAT_RE.sub(r"\1", text)

@@ -10,25 +10,21 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ModelBadResponse, ModelError, ModelRateLimited, ModelRefused
+from bot.errors import ModelBadResponse, ModelRateLimited, ModelRefused
+from bot.llm.adapter import HttpChatAdapter, str_or_none
 from bot.llm.http import (
     DEFAULT_TIMEOUT_S,
     Secret,
     as_int,
-    call_timeout,
     error_body,
     error_for_status,
     estimate_usage,
     join_url,
-    monotonic,
     parse_wait_hint,
-    post_json,
-    response_json,
-    scrub,
     short,
 )
 from bot.llm.pricing import PriceTable, cost_of
-from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
+from bot.ports import ChatRequest, Usage
 
 API_VERSION = "2023-06-01"
 # A spend limit does not clear until the next billing period: never back off and retry it.
@@ -38,7 +34,7 @@ _JSON_INSTRUCTION = "Reply with one JSON object only, no prose and no code fence
 _LEADING_USER_TURN = "(conversation so far)"
 
 
-class AnthropicModel:
+class AnthropicModel(HttpChatAdapter):
     """A Claude model over the Messages API."""
 
     def __init__(
@@ -67,12 +63,6 @@ class AnthropicModel:
             f"AnthropicModel(provider={self.provider!r}, model={self.model!r}, "
             f"base_url={self.base_url!r})"
         )
-
-    @property
-    def _url(self) -> str:
-        # Accept both "https://api.anthropic.com" and a base that already ends in /v1.
-        path = "messages" if self.base_url.endswith("/v1") else "v1/messages"
-        return join_url(self.base_url, path)
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         system_parts = [request.system] if request.system else []
@@ -110,52 +100,13 @@ class AnthropicModel:
             headers["x-api-key"] = key
         return headers
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send one Messages request and return the whole reply, or raise ModelError."""
-        try:
-            return self._complete(request)
-        except ModelError as exc:
-            # Providers echo keys back in 401 messages ("Incorrect API key provided: sk-...").
-            raise scrub(exc, self._key) from exc.__cause__
+    def _endpoint(self) -> str:
+        # Accept both "https://api.anthropic.com" and a base that already ends in /v1.
+        path = "messages" if self.base_url.endswith("/v1") else "v1/messages"
+        return join_url(self.base_url, path)
 
-    def _complete(self, request: ChatRequest) -> ChatResponse:
-        timeout = call_timeout(self._timeout_s, request, provider=self.provider)
-        started = monotonic()
-        response = post_json(
-            self._client,
-            self._url,
-            headers=self._headers(),
-            body=self._body(request),
-            timeout=timeout,
-            provider=self.provider,
-            secret=self._key,
-        )
-        if response.status_code >= 300:
-            raise self._http_error(response)
-        data = response_json(response, provider=self.provider)
-        text, stop_reason = self._parse(data, response.status_code)
-        ended = monotonic()
-        usage, cost = self._usage_and_cost(data, request, text)
-        record = CallRecord(
-            provider=self.provider,
-            model=self.model,
-            outcome="ok",
-            latency_ms=(ended - started) * 1000.0,
-            usage=usage,
-            perspective=request.perspective,
-            cost_usd=cost,
-            request_id=response.headers.get("request-id") or _str_or_none(data.get("id")),
-            started_at=started,
-            ended_at=ended,
-        )
-        return ChatResponse(
-            text=text,
-            provider=self.provider,
-            model=self.model,
-            calls=(record,),
-            mode="single",
-            finish_reason=stop_reason,
-        )
+    def _request_id(self, response: httpx.Response, data: Any) -> str | None:
+        return response.headers.get("request-id") or str_or_none(data.get("id"))
 
     def _http_error(self, response: httpx.Response) -> Exception:
         err = error_body(response)
@@ -196,7 +147,7 @@ class AnthropicModel:
                 provider=self.provider,
                 status=status,
             )
-        stop_reason = _str_or_none(data.get("stop_reason"))
+        stop_reason = str_or_none(data.get("stop_reason"))
         if stop_reason == "refusal":
             raise ModelRefused(
                 f"{self.provider}: the model declined to answer",
@@ -248,6 +199,3 @@ class AnthropicModel:
         )
         return usage, cost
 
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

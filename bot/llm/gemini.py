@@ -12,25 +12,21 @@ from typing import Any
 import httpx
 
 from bot.errors import ModelBadResponse, ModelError, ModelRateLimited, ModelRefused
+from bot.llm.adapter import HttpChatAdapter, str_or_none
 from bot.llm.http import (
     DEFAULT_TIMEOUT_S,
     Secret,
     as_int,
-    call_timeout,
     error_body,
     error_for_status,
     estimate_usage,
     gemini_retry_delay,
     join_url,
-    monotonic,
     parse_wait_hint,
-    post_json,
-    response_json,
-    scrub,
     short,
 )
 from bot.llm.pricing import PriceTable, cost_of
-from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
+from bot.ports import ChatRequest, Usage
 
 # Finish reasons that mean a filter stopped the answer, not that the model finished.
 _BLOCKED_FINISH = frozenset(
@@ -39,7 +35,7 @@ _BLOCKED_FINISH = frozenset(
 _LEADING_USER_TURN = "(conversation so far)"
 
 
-class GeminiModel:
+class GeminiModel(HttpChatAdapter):
     """A Gemini model over the native generateContent API."""
 
     def __init__(
@@ -99,52 +95,11 @@ class GeminiModel:
             headers["x-goog-api-key"] = key
         return headers
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send one generateContent request and return the whole reply, or raise ModelError."""
-        try:
-            return self._complete(request)
-        except ModelError as exc:
-            # Providers echo keys back in 401 messages ("Incorrect API key provided: sk-...").
-            raise scrub(exc, self._key) from exc.__cause__
+    def _endpoint(self) -> str:
+        return join_url(self.base_url, f"models/{self.model}:generateContent")
 
-    def _complete(self, request: ChatRequest) -> ChatResponse:
-        timeout = call_timeout(self._timeout_s, request, provider=self.provider)
-        started = monotonic()
-        response = post_json(
-            self._client,
-            join_url(self.base_url, f"models/{self.model}:generateContent"),
-            headers=self._headers(),
-            body=self._body(request),
-            timeout=timeout,
-            provider=self.provider,
-            secret=self._key,
-        )
-        if response.status_code >= 300:
-            raise self._http_error(response)
-        data = response_json(response, provider=self.provider)
-        text, finish_reason = self._parse(data, response.status_code)
-        ended = monotonic()
-        usage, cost = self._usage_and_cost(data, request, text)
-        record = CallRecord(
-            provider=self.provider,
-            model=self.model,
-            outcome="ok",
-            latency_ms=(ended - started) * 1000.0,
-            usage=usage,
-            perspective=request.perspective,
-            cost_usd=cost,
-            request_id=_str_or_none(data.get("responseId")),
-            started_at=started,
-            ended_at=ended,
-        )
-        return ChatResponse(
-            text=text,
-            provider=self.provider,
-            model=self.model,
-            calls=(record,),
-            mode="single",
-            finish_reason=finish_reason,
-        )
+    def _request_id(self, response: httpx.Response, data: Any) -> str | None:
+        return str_or_none(data.get("responseId"))
 
     def _http_error(self, response: httpx.Response) -> ModelError:
         err = error_body(response)
@@ -210,7 +165,7 @@ class GeminiModel:
                 status=status,
             )
         candidate = candidates[0]
-        finish_reason = _str_or_none(candidate.get("finishReason"))
+        finish_reason = str_or_none(candidate.get("finishReason"))
         if finish_reason in _BLOCKED_FINISH:
             raise ModelRefused(
                 f"{self.provider}: answer blocked (finishReason={finish_reason})",
@@ -277,6 +232,3 @@ def _per_day_quota(err: dict[str, Any]) -> bool:
                 return True
     return False
 
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -12,25 +12,21 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ModelBadResponse, ModelError, ModelRateLimited, ModelRefused
+from bot.errors import ModelBadResponse, ModelRateLimited, ModelRefused
+from bot.llm.adapter import HttpChatAdapter, str_or_none
 from bot.llm.http import (
     DEFAULT_TIMEOUT_S,
     Secret,
     as_int,
-    call_timeout,
     error_body,
     error_for_status,
     estimate_usage,
     join_url,
-    monotonic,
     parse_wait_hint,
-    post_json,
-    response_json,
-    scrub,
     short,
 )
 from bot.llm.pricing import PriceTable, cost_of
-from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
+from bot.ports import ChatRequest, Usage
 
 # Quota/billing codes that a wait will not clear: fail over instead of backing off.
 _BILLING_CODES = frozenset(
@@ -38,7 +34,7 @@ _BILLING_CODES = frozenset(
 )
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(HttpChatAdapter):
     """A chat model behind an OpenAI-compatible Chat Completions endpoint."""
 
     def __init__(
@@ -98,52 +94,11 @@ class OpenAICompatModel:
             headers["authorization"] = f"Bearer {key}"
         return headers
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send one Chat Completions request and return the whole reply, or raise ModelError."""
-        try:
-            return self._complete(request)
-        except ModelError as exc:
-            # Providers echo keys back in 401 messages ("Incorrect API key provided: sk-...").
-            raise scrub(exc, self._key) from exc.__cause__
+    def _endpoint(self) -> str:
+        return join_url(self.base_url, "chat/completions")
 
-    def _complete(self, request: ChatRequest) -> ChatResponse:
-        timeout = call_timeout(self._timeout_s, request, provider=self.provider)
-        started = monotonic()
-        response = post_json(
-            self._client,
-            join_url(self.base_url, "chat/completions"),
-            headers=self._headers(),
-            body=self._body(request),
-            timeout=timeout,
-            provider=self.provider,
-            secret=self._key,
-        )
-        if response.status_code >= 300:
-            raise self._http_error(response)
-        data = response_json(response, provider=self.provider)
-        text, finish_reason = self._parse(data, response.status_code)
-        ended = monotonic()
-        usage, cost = self._usage_and_cost(data, request, text)
-        record = CallRecord(
-            provider=self.provider,
-            model=self.model,
-            outcome="ok",
-            latency_ms=(ended - started) * 1000.0,
-            usage=usage,
-            perspective=request.perspective,
-            cost_usd=cost,
-            request_id=response.headers.get("x-request-id") or _str_or_none(data.get("id")),
-            started_at=started,
-            ended_at=ended,
-        )
-        return ChatResponse(
-            text=text,
-            provider=self.provider,
-            model=self.model,
-            calls=(record,),
-            mode="single",
-            finish_reason=finish_reason,
-        )
+    def _request_id(self, response: httpx.Response, data: Any) -> str | None:
+        return response.headers.get("x-request-id") or str_or_none(data.get("id"))
 
     def _http_error(self, response: httpx.Response) -> Exception:
         err = error_body(response)
@@ -186,7 +141,7 @@ class OpenAICompatModel:
                 f"{self.provider}: response has no choices", provider=self.provider, status=status
             )
         choice = choices[0]
-        finish_reason = _str_or_none(choice.get("finish_reason"))
+        finish_reason = str_or_none(choice.get("finish_reason"))
         if finish_reason == "content_filter":
             raise ModelRefused(
                 f"{self.provider}: the provider's content filter blocked the reply",
@@ -249,6 +204,3 @@ def _content_text(content: object) -> str:
         return "".join(parts)
     return ""
 
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
