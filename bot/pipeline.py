@@ -396,6 +396,8 @@ def _inbound_row(
 ) -> Message:
     """The stored form of an inbound message: text, media, location, and Twilio's other fields."""
     extra = msg.extra_fields() | ({"spooled": True} if spooled else {})
+    if msg.button_payload:
+        extra["ButtonPayload"] = msg.button_payload  # the tapped button's id; no column of its own
     return Message(
         contact_id=contact_id,
         direction="in",
