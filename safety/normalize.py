@@ -57,7 +57,7 @@ _BREAK_RE = re.compile(r"[.!?;,:\n\r\u0964\u0965¡¿…]+")
 # break: it becomes a space, so the rule files see "38 5" whatever the local decimal mark.
 _DECIMAL_RE = re.compile(r"(?<=\d)[.,](?=\d)")
 # Devanagari digits ("३८.५") are read as ASCII digits so numeric rules work in both scripts.
-_DIGITS = str.maketrans("\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f", "0123456789")
+_DIGITS = str.maketrans("".join(chr(0x0966 + i) for i in range(10)), "0123456789")
 _NON_WORD_RE = re.compile(r"[^\w\u0900-\u097f|]+")
 _REPEAT_RE = re.compile(r"(\D)\1{2,}")
 _SPACE_RE = re.compile(r"\s+")

@@ -24,6 +24,8 @@ SUBJECTS: tuple[str, ...] = ("pregnant", "young_infant", "infant", "child", "eld
 
 _WORD = r"[^\s|]"
 # A gap may step over a comma ("red, hot and oozing"): the break token counts as one word.
+# The word before a gap may continue ("fala _ enrolado" matches "falando enrolado"), so write a
+# short word that must end there with an explicit space: "a\\sbu _ X".
 _GAP = r"(?:\S+ ){0,3}"
 
 
@@ -71,6 +73,7 @@ class RuleSet:
     negation_after: re.Pattern[str]
     scope_breakers: re.Pattern[str]
     past: re.Pattern[str]
+    present: re.Pattern[str]  # "now", "today", "but": a past cue before them no longer applies
     question: re.Pattern[str]
     personal: re.Pattern[str]
 
@@ -151,6 +154,16 @@ _LITERAL = _sre.LITERAL
 _MIN_KEY = 3
 
 
+def _leading_literal(items: Any) -> str:
+    """Return the literal letters a parsed alternative starts with ("" if none)."""
+    lead = ""
+    for op, arg in items:
+        if op is not _LITERAL:
+            break
+        lead += chr(arg)
+    return lead
+
+
 def _factors(items: Any) -> set[str] | None:
     """Return literals of which every match of `items` contains one, or None if unknown."""
     candidates: list[set[str]] = []
@@ -159,9 +172,9 @@ def _factors(items: Any) -> set[str] | None:
         if op is _LITERAL:
             run += chr(arg)
             continue
-        if run:
-            candidates.append({run})
-            run = ""
+        before, run = run, ""
+        if before:
+            candidates.append({before})
         child: set[str] | None = None
         if op is _sre.SUBPATTERN:
             child = _factors(arg[-1])
@@ -169,6 +182,11 @@ def _factors(items: Any) -> set[str] | None:
             parts = [_factors(alt) for alt in arg[1]]
             if all(p is not None for p in parts):
                 child = set().union(*(p for p in parts if p is not None))
+            # The parser moves a shared first letter out of a branch ("gcs|glasgow" becomes
+            # "g" + "cs|lasgow"): glue the letters before the branch back onto each alternative.
+            leads = [_leading_literal(alt) for alt in arg[1]]
+            if before and all(leads):
+                candidates.append({before + lead for lead in leads})
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT) and arg[0] >= 1:
             child = _factors(arg[2])
         if child:
@@ -219,9 +237,8 @@ def load_rules() -> RuleSet:
                 raise ValueError(f"rule {rule.id} requires unknown ids {sorted(missing)}")
 
     packs: dict[str, LanguagePack] = {}
-    cues: dict[str, list[str]] = {
-        k: [] for k in ("negation", "negation_after", "breakers", "past", "question", "personal")
-    }
+    keys = ("negation", "negation_after", "breakers", "past", "present", "question", "personal")
+    cues: dict[str, list[str]] = {k: [] for k in keys}
     phrases: list[Phrase] = []
     not_negation: dict[str, set[str]] = {}
     for code in language_files():
@@ -266,6 +283,7 @@ def load_rules() -> RuleSet:
         ),
         scope_breakers=_compile(cues["breakers"], "breakers"),
         past=_compile(cues["past"], "past"),
+        present=_compile(cues["present"] or ["now"], "present"),
         question=_compile(cues["question"], "question"),
         personal=_compile(cues["personal"], "personal"),
     )
@@ -304,6 +322,22 @@ def _clause_at(text: str, start: int, end: int) -> str:
     return text[left + 1 : right if right >= 0 else len(text)]
 
 
+def _in_past(rs: RuleSet, text: str, start: int, end: int) -> bool:
+    """True when a past-time cue in the match's clause covers it ("had a stroke in 2019").
+
+    A present-time word between the cue and the match ("had a stroke in 2019 and now her face is
+    drooping") reopens the present, as a hedge does for negation: over-triage wins.
+    """
+    left = text.rfind("|", 0, start) + 1
+    clause = _clause_at(text, start, end)
+    lo, hi = start - left, end - left
+    for cue in rs.past.finditer(clause):
+        between = clause[min(cue.end(), hi) : max(cue.start(), lo)]
+        if not between.strip() or not rs.present.search(between.strip()):
+            return True
+    return False
+
+
 @lru_cache(maxsize=8192)
 def scan(text: str) -> tuple[Finding, ...]:
     """Return every non-negated rule and subject match in one message (any language)."""
@@ -328,7 +362,7 @@ def scan(text: str) -> tuple[Finding, ...]:
         for m in phrase.pattern.finditer(norm):
             if _negated(rs, norm, m.start(), m.end(), negation):
                 continue
-            past = rs.past.search(_clause_at(norm, m.start(), m.end())) is not None
+            past = _in_past(rs, norm, m.start(), m.end())
             if previous is None or not past:
                 found[phrase.rule_id] = Finding(phrase.rule_id, phrase.language, m.group(0), past)
             if not past:

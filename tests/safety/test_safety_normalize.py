@@ -50,3 +50,10 @@ def test_normalize_is_total_and_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
     assert once == once.strip()
+
+
+def test_decimal_marks_and_devanagari_digits_become_plain_numbers() -> None:
+    assert normalize("temp 38.5 °C", keep_breaks=True) == "temp 38 5 c"
+    assert normalize("39,8 de fiebre", keep_breaks=True) == "39 8 de fiebre"
+    assert normalize("३८.५", keep_breaks=True) == "38 5"
+    assert normalize("fever. 3 days", keep_breaks=True) == "fever | 3 days"

@@ -312,3 +312,66 @@ def test_light_spotting_in_pregnancy_is_urgent_not_emergency() -> None:
 )
 def test_no_longer_and_typos_stay_red_flags(text: str) -> None:
     assert level(text) is EMERGENCY
+
+
+# --- held-out generalisation: numbers, vignettes, past events, quantity look-alikes -----------
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("A 72-year-old has an oxygen saturation of 86% on room air", "low_oxygen"),
+        ("sats 88 on the finger thing", "low_oxygen"),
+        ("Paciente con saturación de 87%", "low_oxygen"),
+        ("saturation à 85 %", "low_oxygen"),
+        ("oksijeni 86%", "low_oxygen"),
+        ("ऑक्सीजन लेवल 85 है", "low_oxygen"),
+        ("Patient de 63 ans, Glasgow à 7, retrouvé au sol", "unresponsive"),
+        ("Lactante de 6 semanas con temperatura de 38,3 °C", "fever_young_infant"),
+        ("Mtoto wa miezi 2 ana joto la 38.5", "fever_young_infant"),
+        ("२ महीने के शिशु का तापमान ३८.५ डिग्री है", "fever_young_infant"),
+        ("Un hombre de 70 años presenta debilidad súbita del lado izquierdo", "stroke_signs"),
+        ("A 19-year-old presents after taking 30 tablets of paracetamol", "overdose"),
+        ("7 weeks pregnant, tummy pain on one side and she fainted", "pregnancy_pain_collapse"),
+        ("puérpera de 4 días con tensión en 165/110 y cefalea", "pregnancy_preeclampsia"),
+    ],
+)
+def test_vignette_and_numeric_red_flags(text: str, rule: str) -> None:
+    result = assess(text)
+    assert rule in result.rule_ids, (text, result.rule_ids)
+    assert result.level is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Varón de 70 años con debilidad súbita del lado izquierdo. ¿Qué es lo más probable?",
+        "Homem de 66 anos com fraqueza súbita no braço direito. O que é mais provável?",
+        "I had a stroke in 2019 and now my face is drooping again",
+    ],
+)
+def test_exam_question_or_new_event_keeps_the_emergency(text: str) -> None:
+    assert level(text) is EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my sats are 98% is that ok",
+        "GCS 15, alert",
+        "took 400 mg ibuprofen for my knee",
+        "38.5 weeks pregnant and feeling fine",
+        "drank a bottle of water",
+        "comió muchas galletas",
+        "a mangé beaucoup de gâteaux",
+        "cut my finger chopping onions, it stopped bleeding",
+        "my dad had a heart attack in 2019 and he's fine now, can he take ibuprofen?",
+        "tive um infarto em 2018, hoje estou bem, posso fazer academia?",
+        "ma voisine a eu un AVC l'an dernier, est-ce héréditaire ?",
+        "qu'est-ce qu'un AVC ?",
+        "par khud ko nuksan pahunchane ka koi vichar nahi",
+        "chest pain only when I press on a tender spot after moving furniture",
+    ],
+)
+def test_numeric_and_past_look_alikes_are_not_emergencies(text: str) -> None:
+    assert level(text) is not EMERGENCY, assess(text).rule_ids
