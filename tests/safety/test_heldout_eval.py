@@ -4,7 +4,7 @@
 long real-patient questions (typos, numbers like "39.8" or "SpO2 88%", mixed languages) and
 non-emergency look-alikes (past events, topic questions, chronic stable symptoms), labelled
 from NHS, WHO IMCI / maternal danger signs, CDC and MedlinePlus guidance. Cases whose note
-starts with "set2" ... "set11" were later fresh batches, each scored untouched (before any rule
+starts with "set2" ... "set14" were later fresh batches, each scored untouched (before any rule
 was changed for it) and only then added here.
 """
 
