@@ -536,12 +536,18 @@ def _ask(chat_model: ChatModel, request: ChatRequest) -> tuple[ChatResponse | No
 
 
 def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse | None) -> str:
-    """Guard the model's draft, add the urgency notice and the disclaimer."""
+    """Put the urgency notice first, guard the whole reply, add the disclaimer."""
     language = assessment.language
     if response is None:
-        body = safety.safe_fallback(assessment)
+        body = safety.safe_fallback(assessment)  # already says when to seek care
     else:
-        guarded = safety.check_reply(response.text, assessment)
+        # The guard sees the notice too, so it doesn't append care advice the notice already
+        # gives (the fixed notice itself always passes the guard unchanged).
+        notice = (
+            safety.urgent_notice(language) if assessment.level is TriageLevel.URGENT else ""
+        )
+        draft = f"{notice}\n\n{response.text}" if notice else response.text
+        guarded = safety.check_reply(draft, assessment)
         body = guarded.text
         for violation in guarded.violations:
             turn.uow.safety_events.add(
@@ -559,11 +565,7 @@ def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse 
                     created_at=turn.now,
                 )
             )
-    parts = []
-    if assessment.level is TriageLevel.URGENT:
-        parts.append(safety.urgent_notice(language))
-    parts.append(body)
-    parts.append(safety.disclaimer(assessment.level, language))
+    parts = [body, safety.disclaimer(assessment.level, language)]
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
 
 

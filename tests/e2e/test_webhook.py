@@ -214,6 +214,21 @@ def test_delete_asks_for_confirmation_then_erases_everything(app: Any, client: A
         assert count(app, model) == 0
 
 
+def test_urgent_answer_leads_with_the_notice_and_does_not_repeat_it(app: Any, client: Any
+                                                                    ) -> None:
+    import safety
+
+    bubbles(signed_post(client, twilio_form("hello")))
+    replies = bubbles(signed_post(client, twilio_form(
+        "I have had a fever for 4 days and a bad headache", sender="whatsapp:+254712345678")))
+    text = "\n\n".join(replies)
+    assert text.startswith(safety.urgent_notice("en"))
+    assert text.count(safety.care_advice("urgent", "en")) <= 1
+    with app.extensions["bot"].uow() as uow:
+        events = [e.kind for e in uow.session.scalars(select(SafetyEvent))]
+    assert "urgent" in events
+
+
 def test_self_erasure_is_audited_without_the_number_or_id(app: Any, client: Any) -> None:
     from bot.store.staff import AuditEntry
 
