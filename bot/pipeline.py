@@ -64,6 +64,7 @@ class Reply:
     duplicate: bool = False
     level: str | None = None
     contact_id: int | None = None
+    language: str | None = None  # the language the bubbles are written in
     # Alerts created for staff, to be sent after the transaction committed.
     alert_ids: list[int] = field(default_factory=list)
     # Outbound rows recorded for sending through the Messenger (delivery="rest"), in order.
@@ -184,7 +185,8 @@ def receive(
 
         # 3. The rules, on the raw text and recent history, before any model.
         language = _reply_language(contact, msg.text)
-        assessment = _assess(uow, contact, inbound, config, language)
+        earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
+        assessment = _assess(contact, inbound, earlier, language)
         inbound.triage_level = assessment.level.value
         inbound.rule_ids = list(assessment.rule_ids)
         inbound.language = assessment.language
@@ -238,8 +240,8 @@ def answer_inbound(
         inbound = _must(uow.messages.get(inbound_id))
         contact = _must(uow.contacts.get(inbound.contact_id))
         contact_id = contact.id
-        assessment = _assess(uow, contact, inbound, config, inbound.language or contact.language)
         earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
+        assessment = _assess(contact, inbound, earlier, inbound.language or contact.language)
         history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
         history.append(Turn("user", inbound.body or inbound.button_text or ""))
 
@@ -293,14 +295,9 @@ def answer_key(inbound_id: int) -> str:
 
 
 def _assess(
-    uow: SqlUnitOfWork,
-    contact: Contact,
-    inbound: Message,
-    config: PipelineConfig,
-    language: str | None,
+    contact: Contact, inbound: Message, earlier: Sequence[Message], language: str | None
 ) -> Assessment:
     """Run the rules on a stored message with the contact's recent inbound messages."""
-    earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
     texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
     text = inbound.body.strip() or (inbound.button_text or "").strip()
     return safety.assess(text, history=texts, sender=contact.phone, language=language)
@@ -386,6 +383,7 @@ class _Turn:
             bubbles=bubbles,
             level=level,
             contact_id=self.contact.id,
+            language=language,
             alert_ids=list(alert_ids),
             message_ids=[r.id for r in rows] if self.idempotency_key else [],
         )

@@ -11,8 +11,16 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ModelError
-from bot.llm.http import Secret, call_timeout, monotonic, post_json, response_json, scrub
+from bot.errors import ModelBadResponse, ModelError
+from bot.llm.http import (
+    Secret,
+    call_timeout,
+    monotonic,
+    post_json,
+    response_json,
+    scrub,
+    short,
+)
 from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
 
 
@@ -51,7 +59,8 @@ class HttpChatAdapter:
         )
         if response.status_code >= 300:
             raise self._http_error(response)
-        data = response_json(response, provider=self.provider)
+        data = self._without_error(response_json(response, provider=self.provider),
+                                   response.status_code)
         text, finish_reason = self._parse(data, response.status_code)
         ended = monotonic()
         usage, cost = self._usage_and_cost(data, request, text)
@@ -76,6 +85,26 @@ class HttpChatAdapter:
             finish_reason=finish_reason,
         )
 
+    def _without_error(self, data: Any, status: int) -> dict[str, Any]:
+        """Return the JSON object of a 200, or raise if it is not one or carries an error.
+
+        Gateways (OpenRouter) and Anthropic can report a failure that happened after the model
+        started as a 200 with an in-body error; taking it as success would send an empty reply.
+        """
+        if not isinstance(data, dict):
+            raise ModelBadResponse(
+                f"{self.provider}: body is not a JSON object", provider=self.provider, status=status
+            )
+        if data.get("error") or data.get("type") == "error":
+            err = data.get("error")
+            detail = err.get("message", err) if isinstance(err, dict) else err
+            raise ModelBadResponse(
+                f"{self.provider}: in-body error: {short(detail)}",
+                provider=self.provider,
+                status=status,
+            )
+        return data
+
     # What each provider module supplies.
 
     def _endpoint(self) -> str:
@@ -90,7 +119,7 @@ class HttpChatAdapter:
     def _http_error(self, response: httpx.Response) -> Exception:
         raise NotImplementedError
 
-    def _parse(self, data: Any, status: int) -> tuple[str, str | None]:
+    def _parse(self, data: dict[str, Any], status: int) -> tuple[str, str | None]:
         raise NotImplementedError
 
     def _usage_and_cost(

@@ -134,19 +134,7 @@ class AnthropicModel(HttpChatAdapter):
             headers=response.headers,
         )
 
-    def _parse(self, data: Any, status: int) -> tuple[str, str | None]:
-        if not isinstance(data, dict):
-            raise ModelBadResponse(
-                f"{self.provider}: body is not a JSON object", provider=self.provider, status=status
-            )
-        if data.get("type") == "error" or data.get("error"):
-            err = data.get("error")
-            detail = err.get("message", err) if isinstance(err, dict) else err
-            raise ModelBadResponse(
-                f"{self.provider}: in-body error: {short(detail)}",
-                provider=self.provider,
-                status=status,
-            )
+    def _parse(self, data: dict[str, Any], status: int) -> tuple[str, str | None]:
         stop_reason = str_or_none(data.get("stop_reason"))
         if stop_reason == "refusal":
             raise ModelRefused(

@@ -133,19 +133,7 @@ class GeminiModel(HttpChatAdapter):
             headers=response.headers,
         )
 
-    def _parse(self, data: Any, status: int) -> tuple[str, str | None]:
-        if not isinstance(data, dict):
-            raise ModelBadResponse(
-                f"{self.provider}: body is not a JSON object", provider=self.provider, status=status
-            )
-        if data.get("error"):
-            err = data["error"]
-            detail = err.get("message", err) if isinstance(err, dict) else err
-            raise ModelBadResponse(
-                f"{self.provider}: in-body error: {short(detail)}",
-                provider=self.provider,
-                status=status,
-            )
+    def _parse(self, data: dict[str, Any], status: int) -> tuple[str, str | None]:
         feedback = data.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             raise ModelRefused(

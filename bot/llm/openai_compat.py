@@ -120,21 +120,7 @@ class OpenAICompatModel(HttpChatAdapter):
             headers=response.headers,
         )
 
-    def _parse(self, data: Any, status: int) -> tuple[str, str | None]:
-        if not isinstance(data, dict):
-            raise ModelBadResponse(
-                f"{self.provider}: body is not a JSON object", provider=self.provider, status=status
-            )
-        # Gateways (OpenRouter) report failures that happen after the model started as a 200
-        # with an in-body error; treating it as success would send an empty reply.
-        if data.get("error"):
-            err = data["error"]
-            detail = err.get("message", err) if isinstance(err, dict) else err
-            raise ModelBadResponse(
-                f"{self.provider}: in-body error: {short(detail)}",
-                provider=self.provider,
-                status=status,
-            )
+    def _parse(self, data: dict[str, Any], status: int) -> tuple[str, str | None]:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ModelBadResponse(

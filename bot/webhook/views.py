@@ -101,10 +101,7 @@ def _receive_and_defer(svc: Services, msg: InboundMessage) -> list[str]:
     svc.enqueue_answer(reply.contact_id, received.answer_id)
     if not svc.settings.ack_pending:
         return reply.bubbles
-    with svc.uow() as uow:
-        contact = uow.contacts.get(reply.contact_id)
-        language = (contact.language if contact else None) or "en"
-    return [*reply.bubbles, i18n.t("answer_pending", language)]
+    return [*reply.bubbles, i18n.t("answer_pending", reply.language or "en")]
 
 
 def _answer_without_store(svc: Services, msg: InboundMessage, form: dict[str, str]) -> list[str]:
