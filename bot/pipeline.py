@@ -334,7 +334,7 @@ class _Turn:
         texts = [t for t in texts if t and t.strip()]
         language = assessment.language if assessment else self.language
         if self.contact.welcomed_at is None and not self.contact.opted_out:
-            hint = _emergency_hint(assessment, language)
+            hint = _emergency_hint(assessment, language, sender=self.contact.phone)
             welcome = i18n.t("welcome", language, emergency_hint=hint)
             texts = [welcome, *texts] if welcome_first and not welcome_after else [*texts, welcome]
             self.contact.welcomed_at = self.now
