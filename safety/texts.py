@@ -7,18 +7,26 @@ they were checked against and a review date.
 Emergency categories (the names `RuleHit.category` / `Assessment.categories` must use; the list
 and its priority order live in `data/texts/_categories.yaml`):
 
-    unresponsive, choking, breathing, bleeding, anaphylaxis, drowning, electric_shock, cardiac,
-    stroke, seizure, overdose, poisoning, snake_bite, burn, head_injury, diabetic, infant,
-    pregnancy, meningitis, sepsis, dehydration, high_fever, abdominal, self_harm, general
+    not_breathing, unresponsive, choking, breathing, bleeding, pregnancy_bleeding, anaphylaxis,
+    drowning, electric_shock, cardiac, stroke, seizure, overdose, poisoning, snake_bite, burn,
+    head_injury, diabetic, infant, pregnancy_waters, pregnancy, meningitis, sepsis, dehydration,
+    high_fever, abdominal, self_harm, general
 
-Aliases accepted too: collapse/unconscious -> unresponsive, heart -> cardiac, allergy ->
-anaphylaxis, suicide -> self_harm, convulsion -> seizure, bite -> snake_bite, newborn/baby ->
-infant, maternal -> pregnancy. Unknown names fall back to `general`.
+Aliases accepted too: collapse/unconscious -> unresponsive, cardiac_arrest/cpr -> not_breathing,
+heart -> cardiac, allergy -> anaphylaxis, suicide -> self_harm, convulsion -> seizure, bite ->
+snake_bite, newborn/baby -> infant, maternal -> pregnancy. Unknown names fall back to `general`.
+
+Composition: the most urgent category that fired leads; `supersedes` in `_categories.yaml` is the
+conflict table that drops first aid contradicting another category that fired (no poisoning
+advice in a snake-bite reply, no recovery position for someone not breathing). First aid that
+depends on age (CPR, dehydration, fever) has one text per subject, chosen from
+`Assessment.subject`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -43,23 +51,74 @@ def _read_yaml(name: str) -> Any:
     return yaml.safe_load(path.read_text("utf-8"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Catalogue:
+    """The category list, its aliases, the subjects with variants and the conflict table."""
+
+    categories: tuple[str, ...]
+    aliases: Mapping[str, str]
+    subjects: frozenset[str]
+    subject_aliases: Mapping[str, str]
+    supersedes: Mapping[str, frozenset[str]]
+
+
 @lru_cache(maxsize=1)
-def _category_data() -> tuple[tuple[str, ...], dict[str, str]]:
+def _catalogue() -> _Catalogue:
     data = _read_yaml("_categories.yaml")
-    return tuple(data["categories"]), dict(data.get("aliases") or {})
+    return _Catalogue(
+        categories=tuple(data["categories"]),
+        aliases=dict(data.get("aliases") or {}),
+        subjects=frozenset(data.get("subjects") or ()),
+        subject_aliases=dict(data.get("subject_aliases") or {}),
+        supersedes={
+            str(lead): frozenset(dropped or ())
+            for lead, dropped in (data.get("supersedes") or {}).items()
+        },
+    )
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def categories() -> tuple[str, ...]:
     """Return the supported category names, most urgent first-aid first."""
-    return _category_data()[0]
+    return _catalogue().categories
 
 
 def normalise_category(name: str) -> str:
     """Map a category or alias to a supported name; unknown names become `general`."""
-    cats, aliases = _category_data()
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    key = aliases.get(key, key)
-    return key if key in cats else "general"
+    cat = _catalogue()
+    key = _key(name)
+    key = cat.aliases.get(key, key)
+    return key if key in cat.categories else "general"
+
+
+def normalise_subject(subject: str | None) -> str | None:
+    """Map a subject (or an alias such as young_infant) to a known subject, else None."""
+    if not subject:
+        return None
+    cat = _catalogue()
+    key = _key(subject)
+    key = cat.subject_aliases.get(key, key)
+    return key if key in cat.subjects else None
+
+
+def conflicts() -> Mapping[str, frozenset[str]]:
+    """Return the conflict table: category -> categories whose first aid it drops."""
+    return _catalogue().supersedes
+
+
+def composed_categories(cats: Iterable[str]) -> tuple[str, ...]:
+    """Return the categories whose first aid may be shown, lead first, conflicting ones dropped.
+
+    A category is dropped when any category that fired supersedes it, so the result does not
+    depend on the order the rules fired in.
+    """
+    table = conflicts()
+    fired = {normalise_category(c) for c in cats}
+    dropped = {d for c in fired for d in table.get(c, ())}
+    return tuple(c for c in categories() if c in fired and c not in dropped)
 
 
 @lru_cache(maxsize=1)
@@ -95,15 +154,30 @@ def _fill(template: str, **values: str) -> str:
     return template.format(**values)
 
 
-def first_aid(category: str, language: str) -> str:
-    """Return the first-aid step for a category (unknown categories get the generic one)."""
-    return _entry(language, "first_aid", normalise_category(category))
+def first_aid(category: str, language: str, subject: str | None = None) -> str:
+    """Return the first-aid step for a category and subject (unknown categories: the generic one).
+
+    Entries that depend on age hold one text per subject; a subject without its own text, or
+    none, gets `default` (adults and unknown ages).
+    """
+    node: Any = load_texts(_language(language))["first_aid"][normalise_category(category)]
+    if isinstance(node, Mapping) and "text" not in node:
+        node = node.get(normalise_subject(subject) or "default", node["default"])
+    return str(node["text"] if isinstance(node, Mapping) else node)
+
+
+def reply_subject(assessment: Assessment) -> str | None:
+    """Return the subject whose first aid applies: the assessment's, or a baby if one fired."""
+    subject = normalise_subject(assessment.subject)
+    if subject is None and "infant" in {normalise_category(c) for c in assessment.categories}:
+        # The `infant` category only fires on a baby, so its age is known even without a subject.
+        return "infant"
+    return subject
 
 
 def _steps(cats: Iterable[str], limit: int) -> list[str]:
-    """Return the supported categories to show, in priority order, without self_harm."""
-    wanted = {normalise_category(c) for c in cats} - {"self_harm"}
-    ordered = [c for c in categories() if c in wanted and c != "general"]
+    """Return the categories to show, lead first, without conflicts, self_harm or `general`."""
+    ordered = [c for c in composed_categories(cats) if c not in {"self_harm", "general"}]
     return ordered[:limit] or ["general"]
 
 
@@ -114,7 +188,10 @@ def _emergency_block(assessment: Assessment, lang: str, cats: list[str]) -> list
         if number
         else _entry(lang, "emergency", "headline_unknown")
     )
-    steps = "\n".join("• " + first_aid(c, lang) for c in cats)
+    if not cats:
+        return [head]
+    subject = reply_subject(assessment)
+    steps = "\n".join("• " + first_aid(c, lang, subject) for c in cats)
     return [head, _entry(lang, "emergency", "while_waiting") + "\n" + steps]
 
 
@@ -162,17 +239,23 @@ def self_harm_reply(assessment: Assessment) -> str:
     """Return the compassionate crisis reply: not alone, crisis line, stay with someone."""
     lang = _language(assessment.language)
     physical = [c for c in _steps(assessment.categories, 1) if c != "general"]
-    # An overdose or injury alongside self-harm needs the ambulance line first.
-    urgent_block = _emergency_block(assessment, lang, physical) if physical else []
-    return _join(
-        [
-            _entry(lang, "self_harm", "opening"),
-            *urgent_block,
-            *_crisis_sentence(assessment, lang),
-            _entry(lang, "self_harm", "stay") + " " + _entry(lang, "self_harm", "means"),
-            _entry(lang, "self_harm", "staff"),
-        ]
-    )
+    # Too long a reply goes unread: the first-aid step gives way, never the call-now line or
+    # the crisis line.
+    for steps in (physical, []):
+        # An overdose or injury alongside self-harm needs the ambulance line first.
+        urgent_block = _emergency_block(assessment, lang, steps) if physical else []
+        text = _join(
+            [
+                _entry(lang, "self_harm", "opening"),
+                *urgent_block,
+                *_crisis_sentence(assessment, lang),
+                _entry(lang, "self_harm", "stay") + " " + _entry(lang, "self_harm", "means"),
+                _entry(lang, "self_harm", "staff"),
+            ]
+        )
+        if len(text) <= EMERGENCY_REPLY_LIMIT:
+            break
+    return text
 
 
 def urgent_notice(language: str) -> str:

@@ -27,11 +27,14 @@ CONTACTS = {"known": KNOWN, "number_only": NUMBER_ONLY, "unknown": UNKNOWN}
 
 # Sections whose entries are clinical content and must carry a source.
 CLINICAL = {"first_aid", "urgent_notice", "care_advice"}
+# The review rounds: the first full review, then issue 10 (CPR, pregnancy, age-specific texts).
+REVIEW_DATES = {dt.date(2026, 11, 29), dt.date(2026, 12, 6)}
 REQUIRED_CATEGORIES = {
     "cardiac", "stroke", "breathing", "choking", "bleeding", "unresponsive", "seizure",
     "anaphylaxis", "self_harm", "poisoning", "overdose", "burn", "head_injury", "pregnancy",
     "infant", "meningitis", "sepsis", "dehydration", "snake_bite", "abdominal", "high_fever",
-    "diabetic", "drowning", "electric_shock", "general",
+    "diabetic", "drowning", "electric_shock", "general", "not_breathing", "pregnancy_waters",
+    "pregnancy_bleeding",
 }  # fmt: skip
 
 
@@ -101,7 +104,11 @@ def test_clinical_entries_have_sources(lang: str) -> None:
         if path[0] in CLINICAL:
             assert isinstance(entry, Mapping), path
             assert re.fullmatch(r"https://(?:www\.)?(?:nhs\.uk|who\.int)/\S+", entry["source"])
-            assert entry["reviewed"] == dt.date(2026, 11, 29), path
+            assert entry["reviewed"] in REVIEW_DATES, path
+            # A translation is reviewed together with the English item it renders.
+            assert entry["reviewed"] == EN[path]["reviewed"], path
+            for url in entry.get("also", ()):
+                assert re.fullmatch(r"https://\S+", url), (path, url)
         assert _text_of(entry).strip(), path
 
 
