@@ -38,6 +38,15 @@ KEYS: Final = (
     "emergency_hint_unknown",
     "answer_pending",
     "store_unavailable",
+    "smalltalk_greeting",
+    "smalltalk_thanks",
+    "smalltalk_acknowledgement",
+    "smalltalk_goodbye",
+    "smalltalk_identity",
+    "smalltalk_is_human",
+    "already_answered",
+    "episode_reminder_emergency",
+    "episode_reminder_urgent",
 )
 
 _FORMATTER: Final = string.Formatter()

@@ -36,6 +36,15 @@ EXPECTED_KEYS = frozenset(
         "emergency_hint_unknown",
         "answer_pending",
         "store_unavailable",
+        "smalltalk_greeting",
+        "smalltalk_thanks",
+        "smalltalk_acknowledgement",
+        "smalltalk_goodbye",
+        "smalltalk_identity",
+        "smalltalk_is_human",
+        "already_answered",
+        "episode_reminder_emergency",
+        "episode_reminder_urgent",
     }
 )
 
@@ -67,6 +76,7 @@ def _params(language: str) -> dict[str, str]:
     return {
         "emergency_hint": t("emergency_hint_unknown", language),
         "confirm_word": confirm_phrase(language),
+        "topic": "Malaria",
     }
 
 
@@ -116,11 +126,14 @@ def test_english_placeholders_are_the_documented_ones() -> None:
         "media_unsupported",
         "model_unavailable",
         "store_unavailable",
+        "episode_reminder_emergency",
     }
     for key in EXPECTED_KEYS:
         expected = {"emergency_hint"} if key in with_hint else set()
         if key == "delete_confirm":
             expected = {"confirm_word"}
+        if key == "already_answered":
+            expected = {"topic"}
         assert _fields(english[key][0]) == expected, key
         assert placeholders(english[key][0]) == frozenset(expected)
 
@@ -129,7 +142,7 @@ def test_english_placeholders_are_the_documented_ones() -> None:
 def test_texts_fit_a_whatsapp_message(language: str) -> None:
     for key in EXPECTED_KEYS:
         for hint in (t("emergency_hint_unknown", language), LONG_HINT):
-            text = t(key, language, emergency_hint=hint, confirm_word=confirm_phrase(language))
+            text = t(key, language, **{**_params(language), "emergency_hint": hint})
             assert 0 < len(text) <= 1600, f"{language}: {key} is {len(text)} chars"
             assert "{" not in text and "}" not in text
     welcome = t("welcome", language, emergency_hint=t("emergency_hint_unknown", language))
@@ -248,6 +261,8 @@ _SHOWN_IN = {
     "delete_confirm": (Command.CANCEL,),
     "stopped": (Command.START,),
     "started": (Command.HELP,),
+    "smalltalk_identity": (Command.HELP,),
+    "smalltalk_is_human": (Command.HUMAN,),
 }
 
 
