@@ -58,11 +58,14 @@ _BREAK_RE = re.compile(r"[.!?;,:\n\r\u0964\u0965¡¿…]+")
 _DECIMAL_RE = re.compile(r"(?<=\d)[.,](?=\d)")
 # Devanagari digits ("३८.५") are read as ASCII digits so numeric rules work in both scripts.
 _DIGITS = str.maketrans("".join(chr(0x0966 + i) for i in range(10)), "0123456789")
-_NON_WORD_RE = re.compile(r"[^\w\u0900-\u097f|]+")
+_NON_WORD_RE = re.compile(r"[^\w\u0900-\u097f|,]+")
 _REPEAT_RE = re.compile(r"(\D)\1{2,}")
 _SPACE_RE = re.compile(r"\s+")
 
 BREAK = "|"
+# A lone comma inside a sentence ("no fever, chills or nausea") separates list items rather than
+# clauses; on request it is kept as its own token so negation can cover a list.
+COMMA = ","
 
 
 def _is_devanagari(ch: str) -> bool:
@@ -87,9 +90,16 @@ def _devanagari_variants(text: str) -> str:
     return text.replace("\u093c", "").replace("\u0901", "\u0902")
 
 
+def _break(match: re.Match[str], commas: bool) -> str:
+    return f" {COMMA} " if commas and not match.group(0).strip(COMMA) else f" {BREAK} "
+
+
 @lru_cache(maxsize=4096)
-def normalize(text: str, *, keep_breaks: bool = False) -> str:
-    """Return casefolded, accent-free, emoji-as-words text with single spaces between words."""
+def normalize(text: str, *, keep_breaks: bool = False, commas: bool = False) -> str:
+    """Return casefolded, accent-free, emoji-as-words text with single spaces between words.
+
+    With `keep_breaks`, clause breaks become "|"; with `commas` as well, a lone comma becomes ",".
+    """
     text = unicodedata.normalize("NFC", text)
     text = _IGNORABLE_RE.sub("", text)
     text = _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text)
@@ -99,15 +109,23 @@ def normalize(text: str, *, keep_breaks: bool = False) -> str:
     # "can't" -> "cant", "j'ai" -> "jai": people drop apostrophes anyway, so one spelling remains.
     text = _APOSTROPHE_RE.sub("", text)
     text = _DECIMAL_RE.sub(" ", text.translate(_DIGITS))
-    text = _BREAK_RE.sub(f" {BREAK} " if keep_breaks else " ", text)
+    if keep_breaks:
+        text = _BREAK_RE.sub(lambda m: _break(m, commas), text)
+    else:
+        text = _BREAK_RE.sub(" ", text)
     text = _NON_WORD_RE.sub(" ", text).replace("_", " ")
     text = _REPEAT_RE.sub(r"\1", text)
     text = _SPACE_RE.sub(" ", text).strip()
     if keep_breaks:
-        text = re.sub(r"(?:\| )+\|", BREAK, text).strip(" |")
+        # A comma next to a stronger break adds nothing; runs of breaks collapse into one.
+        text = re.sub(r"[|,](?: [|,])*", _collapse, text).strip(" |,")
     return text
 
 
+def _collapse(match: re.Match[str]) -> str:
+    return BREAK if BREAK in match.group(0) else COMMA
+
+
 def words(text: str) -> list[str]:
-    """Split normalised text into words (clause breaks removed)."""
-    return [w for w in text.split() if w != BREAK]
+    """Split normalised text into words (clause breaks and list commas removed)."""
+    return [w for w in text.split() if w not in (BREAK, COMMA)]

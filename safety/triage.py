@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from safety.language import best_language, detect_language, language_scores
-from safety.normalize import normalize
+from safety.normalize import COMMA, normalize
 from safety.numbers import contact_for
 from safety.types import LANGUAGES, Assessment, RuleHit, TriageLevel, max_level
 
@@ -22,11 +22,32 @@ from safety.types import LANGUAGES, Assessment, RuleHit, TriageLevel, max_level
 # language files' `subjects` section. young_infant (under 3 months) reports as "infant".
 SUBJECTS: tuple[str, ...] = ("pregnant", "young_infant", "infant", "child", "elderly")
 
-_WORD = r"[^\s|]"
-# A gap may step over a comma ("red, hot and oozing"): the break token counts as one word.
-# The word before a gap may continue ("fala _ enrolado" matches "falando enrolado"), so write a
-# short word that must end there with an explicit space: "a\\sbu _ X".
-_GAP = r"(?:\S+ ){0,3}"
+# A word letter in normalised text: not a space, a clause break "|" or a list comma ",".
+_WORD = r"[^\s|,]"
+# Words a gap may step over: a list comma counts as one ("red, hot and oozing"), a clause break
+# never does, so a phrase never joins two sentences.
+_GAP_WORD = r"[^\s|]+"
+_SKELETON_GAP = rf"(?: ?(?:{_GAP_WORD} ){{0,3}})"
+# Intensifiers and other modifier words are marked in the text with this suffix ("crushing~"):
+# every space of a phrase may absorb up to two of them, and every phrase word may carry one.
+MARK = "~"
+_MAX_MODIFIERS = 2
+# A word may join the next without a space ("cantbreathe") only when at least this many letters
+# come before the join, so short words cannot glue onto the start of a longer one.
+_JOIN_MIN = 3
+# An inflection suffix attaches only to a word of at least this many letters ("is" is not "i"+s).
+_STEM_MIN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Grammar:
+    """How one language's phrase words may inflect: a suffix alternation and o/a gender."""
+
+    suffix: str = ""  # e.g. "s|es": optional at every word end of a phrase
+    gender: bool = False  # a word ending in -o also matches -a ("hinchado" / "hinchada")
+
+
+PLAIN = Grammar()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +81,15 @@ class Phrase:
 
 
 @dataclass(frozen=True, slots=True)
+class NegationCues:
+    """The negation cues of one message language ("" = unknown: every language's cues)."""
+
+    before: re.Pattern[str]  # "no", "sin", "hana": cover what follows
+    pseudo: re.Pattern[str]  # "without warning", "never ... like this": a cue that doesn't negate
+    coordinators: frozenset[str]  # "or", "nor", "ni", "wala": a negated list goes on
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """All rules, all languages, plus cross-language cue regexes, compiled once."""
 
@@ -69,9 +99,11 @@ class RuleSet:
     phrases: tuple[Phrase, ...]  # every phrase of every language, compiled on its own
     index: dict[str, tuple[int, ...]]  # trigram -> phrases that cannot match without it
     always: tuple[int, ...]  # phrases with no usable literal: tried on every message
-    negation_before: dict[str, re.Pattern[str]]  # message language ("" = unknown) -> cues
-    negation_after: re.Pattern[str]
+    negation: dict[str, NegationCues]  # message language ("" = unknown) -> cues
+    negation_after: re.Pattern[str]  # Hindi-style cues that follow what they negate
     scope_breakers: re.Pattern[str]
+    modifiers: re.Pattern[str]  # intensifiers a phrase may step over ("very", "ecrasante")
+    grammars: dict[str, Grammar]  # each language's inflections
     past: re.Pattern[str]
     present: re.Pattern[str]  # "now", "today", "but": a past cue before them no longer applies
     question: re.Pattern[str]
@@ -81,26 +113,145 @@ class RuleSet:
 _MACRO_RE = re.compile(r"\{([A-Z][A-Z_]*)\}")
 
 
-def compile_phrase(pattern: str) -> str:
+# Every space of every phrase expands to these pieces, so they are kept short. In normalised text
+# "|" and "," stand alone and "~" only ends a word, so \S inside a word means a letter. When the
+# compiler knows how many letters a phrase word has, it decides the three-letter conditions itself;
+# after a group it leaves them to a lookbehind on the text.
+def _word_end(grammar: Grammar, letters: int | None, stem: bool = False) -> str:
+    """What may follow the last letter of a phrase word: an inflection, then a modifier mark."""
+    if not grammar.suffix or stem or (letters is not None and letters < _STEM_MIN):
+        return MARK + "?"
+    if letters is None:
+        return rf"(?:(?<=\S{{{_STEM_MIN}}})(?:{grammar.suffix}))?{MARK}?"
+    return rf"(?:{grammar.suffix})?{MARK}?"
+
+
+def _separator(grammar: Grammar, letters: int | None, stem: bool = False) -> str:
+    """A space between two phrase words: a real space (absorbing up to two marked modifier
+    words) or, after a word of three letters or more, no space at all ("cantbreathe")."""
+    end = _word_end(grammar, letters, stem)
+    space = rf" (?:\S+{MARK} ){{0,{_MAX_MODIFIERS}}}"
+    # Wrapped in a group: a rule may make the space optional ("l ?an dernier").
+    if letters is None:
+        return rf"(?:{end}(?:{space}|(?<=\S{{{_JOIN_MIN}}})))"
+    return rf"(?:{end}(?:{space})?)" if letters >= _JOIN_MIN else rf"(?:{end}{space})"
+
+
+def _gap(grammar: Grammar, letters: int | None, stem: bool = False) -> str:
+    """A lone `_`: up to three whole words, never a clause break, starting at a word end."""
+    end = _word_end(grammar, letters, stem)
+    return rf"(?:{end}(?:(?:(?<= )| )(?:{_GAP_WORD} ){{0,3}}|(?![^\s|])))"
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """Return the index just past the character class that starts at pattern[i] ("[")."""
+    j = i + 1
+    if j < len(pattern) and pattern[j] == "^":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
+def compile_phrase(pattern: str, grammar: Grammar = PLAIN, *, skeleton: bool = False) -> str:
     """Turn one rule phrase into a regex over normalised text.
 
-    Phrases are regexes with four conveniences: a space also matches no space ("cantbreathe"),
-    `*` means "any letters" (a word stem), a lone `_` skips up to three words, and `{NAME}`
-    inserts the language file's macro NAME (a shared list of synonyms).
+    Phrases are regexes with these conveniences: a space separates whole words (it may absorb up
+    to two modifier words, and a long word may join the next: "cantbreathe"), every word may end
+    in one of the language's inflections, `*` means "any letters" (a word stem), a lone `_` skips
+    up to three words within the clause, and `{NAME}` inserts the language file's macro NAME (a
+    shared list of synonyms). An explicit `.{0,80}` is the file's own choice: it may cross.
+
+    A `skeleton` has the same words joined by plain optional spaces: it needs the same literals
+    and is far cheaper to parse, so the literal index is built from it.
     """
-    text = pattern.strip().replace(" _ ", "\x01").replace("*", "\x02")
-    text = text.replace(" ", " ?")
-    return text.replace("\x01", " ?" + _GAP).replace("\x02", _WORD + "*")
+    out: list[str] = []
+    groups: list[str] = []  # "(" for a plain group, "=" for a lookahead, "<" for a lookbehind
+    run = 0  # letters of the phrase word being written
+    clean = False  # the run began at a word start, so it is the whole word so far
+    stem = False  # the word ends in `*`: any letters, so no inflection is needed
+
+    def word_end(piece: Callable[[Grammar, int | None, bool], str]) -> str:
+        if skeleton:
+            return "" if piece is _word_end else "(?: ?)" if piece is _separator else _SKELETON_GAP
+        return piece(grammar, run if clean and run else None, stem)
+
+    pattern = pattern.strip()
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        looking = any(g != "(" for g in groups)
+        if ch == "*":
+            out.append(_WORD + "*")
+            i, stem = i + 1, True
+            continue
+        letter = ch.isalpha() or "\u0900" <= ch <= "\u097f"
+        if letter and not run:
+            clean = i == 0 or pattern[i - 1] in " (|"
+        if letter:
+            run, stem = run + 1, False
+            at_end = i + 1 == n or pattern[i + 1] in " |)"
+            # Spanish and Portuguese agreement: rules name the masculine ("hinchado"); the
+            # feminine follows. Not the reverse: "coma" is not "como", "banheira" not "banheiro".
+            gender = grammar.gender and ch == "o" and run >= _STEM_MIN and at_end
+            out.append("[oa]" if gender and not looking else ch)
+            i += 1
+            continue
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i, run, stem = i + 2, 0, False
+            continue
+        if ch == "[":
+            j = _class_end(pattern, i)
+            out.append(pattern[i:j])
+            i, run, stem = j, 0, False
+            continue
+        if ch == "(":
+            if pattern.startswith(("(?=", "(?!"), i):
+                groups.append("=")
+            elif pattern.startswith(("(?<=", "(?<!"), i):
+                groups.append("<")
+            else:
+                groups.append("(")
+        elif ch == ")" and groups:
+            groups.pop()
+        elif ch == "|" and not groups:
+            out.append(word_end(_word_end))  # each top-level alternative ends a word
+        lone = ch == "_" and pattern.startswith("_ ", i) and (i == 0 or pattern[i - 1] in " ?")
+        if lone and not looking:
+            # "(up )?_ " is a gap too: the optional group before it ends with its own space.
+            out.append(word_end(_gap))
+            i, run, stem = i + 2, 0, False
+            continue
+        if ch == " " and not looking:
+            if pattern.startswith(" _ ", i):
+                out.append(word_end(_gap))
+                i += 3
+            else:
+                out.append(word_end(_separator))
+                i += 1
+        elif ch == " ":
+            out.append(" " if "<" in groups else MARK + "? ?")  # a lookbehind needs a fixed width
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+        run, stem = 0, False
+    if not groups and pattern:
+        out.append(word_end(_word_end))
+    return "".join(out)
 
 
-def _bounded(parts: list[str]) -> str:
-    body = "|".join(f"(?:{compile_phrase(p)})" for p in parts)
-    return rf"(?<![^\s|])(?:{body})(?![^\s|])"
+def _bounded(parts: list[str], grammar: Grammar = PLAIN, *, skeleton: bool = False) -> str:
+    body = "|".join(f"(?:{compile_phrase(p, grammar, skeleton=skeleton)})" for p in parts)
+    return rf"(?<![^\s|,])(?:{body})(?![^\s|,])"
 
 
-def _compile(parts: list[str], where: str) -> re.Pattern[str]:
+def _compile(parts: list[str], where: str, grammar: Grammar = PLAIN) -> re.Pattern[str]:
     try:
-        return re.compile(_bounded(parts))
+        return re.compile(_bounded(parts, grammar))
     except re.error as exc:  # a broken phrase must fail loudly at load, naming its place
         raise ValueError(f"bad pattern in {where}: {exc}") from exc
 
@@ -122,10 +273,9 @@ def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _negation_regex(cues: list[str]) -> re.Pattern[str]:
-    """Cues that must end the window right before a match (up to two words in between)."""
-    body = "|".join(compile_phrase(c) for c in cues)
-    return re.compile(rf"(?<![^\s|])(?:{body})(?: {_WORD}+){{0,2}}$")
+def _cue_regex(cues: list[str], where: str) -> re.Pattern[str]:
+    """Compile cues (plain phrases, no inflection); an empty list never matches."""
+    return _compile(cues, where) if cues else re.compile(r"(?!x)x")
 
 
 def _read(name: str) -> Any:
@@ -199,11 +349,11 @@ def _factors(items: Any) -> set[str] | None:
     return max(candidates, key=lambda c: (min(len(x) for x in c), -len(c)))
 
 
-def _build_index(phrases: list[Phrase]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+def _build_index(skeletons: list[str]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     index: dict[str, list[int]] = {}
     always: list[int] = []
-    for number, phrase in enumerate(phrases):
-        found = _factors(_sre.parse(phrase.pattern.pattern))
+    for number, skeleton in enumerate(skeletons):
+        found = _factors(_sre.parse(skeleton))
         if not found or min(len(f) for f in found) < _MIN_KEY:
             always.append(number)
             continue
@@ -237,13 +387,18 @@ def load_rules() -> RuleSet:
                 raise ValueError(f"rule {rule.id} requires unknown ids {sorted(missing)}")
 
     packs: dict[str, LanguagePack] = {}
-    keys = ("negation", "negation_after", "breakers", "past", "present", "question", "personal")
+    keys = ("negation_after", "breakers", "past", "present", "question", "personal")
     cues: dict[str, list[str]] = {k: [] for k in keys}
+    negation: dict[str, dict[str, list[str]]] = {}  # language -> negation, pseudo, coordinators
+    modifiers: list[str] = []
+    grammars: dict[str, Grammar] = {}
     phrases: list[Phrase] = []
-    not_negation: dict[str, set[str]] = {}
+    skeletons: list[str] = []  # the same phrases, cheap to parse for the literal index
     for code in language_files():
         data = _read(f"{code}.yaml")
         macros = {str(k): str(v) for k, v in (data.get("macros") or {}).items()}
+        grammar = Grammar(suffix=str(data.get("inflection") or ""), gender=bool(data.get("gender")))
+        grammars[code] = grammar
         sections: dict[str, list[str]] = {}
         sections.update({k: list(v) for k, v in (data.get("subjects") or {}).items()})
         sections.update({k: list(v) for k, v in (data.get("rules") or {}).items()})
@@ -252,20 +407,38 @@ def load_rules() -> RuleSet:
                 raise ValueError(f"{code}.yaml: unknown rule id {rule_id!r}")
             if rules[rule_id].requires:
                 raise ValueError(f"{code}.yaml: {rule_id!r} is a combination rule, no patterns")
-            texts = [_expand(str(p), macros, f"{code}.yaml:{rule_id}") for p in parts]
-            phrases.extend(
-                Phrase(rule_id, code, _compile([t], f"{code}.yaml:{rule_id}")) for t in texts
-            )
+            where = f"{code}.yaml:{rule_id}"
+            texts = [_expand(str(p), macros, where) for p in parts]
+            phrases.extend(Phrase(rule_id, code, _compile([t], where, grammar)) for t in texts)
+            skeletons.extend(_bounded([t], grammar, skeleton=True) for t in texts)
         for key in cues:
             cues[key].extend(_expand(c, macros, key) for c in _cue_list(data, key))
-        not_negation[code] = set(_cue_list(data, "not_negation"))
+        skip = set(_cue_list(data, "not_negation"))
+        negation[code] = {
+            "negation": _cue_list(data, "negation"),
+            "skip": sorted(skip),
+            "pseudo": [_expand(c, macros, "pseudo") for c in _cue_list(data, "pseudo_negation")],
+            "coordinators": [c for c in _cue_list(data, "coordinators") if c not in skip],
+        }
+        # Modifiers are matched with the language's inflections ("ecrasant" marks "ecrasantes").
+        modifiers.append(_bounded(_cue_list(data, "modifiers") or ["(?!x)x"], grammar))
         packs[code] = LanguagePack(
             code=code,
             detector=frozenset(str(w) for w in data.get("detector") or []),
             rule_ids=frozenset(sections),
         )
     combos = tuple(r for r in rules.values() if r.requires)
-    index, always = _build_index(phrases)
+    index, always = _build_index(skeletons)
+    breakers = _cue_regex(cues["breakers"], "breakers")
+    # Negation cues and pseudo-negations of every language apply to every message (people mix
+    # languages), less the words a language says are ordinary there (Portuguese "no" = "in the").
+    # List coordinators follow the message's language: French "au" or Swahili "ya" are no "or".
+    everyone = {k: [c for lang in negation.values() for c in lang[k]] for k in negation["en"]}
+    everyone["skip"] = []
+    negation[""] = everyone
+    for lang_cues in negation.values():
+        lang_cues["negation"] = [c for c in everyone["negation"] if c not in lang_cues["skip"]]
+        lang_cues["pseudo"] = everyone["pseudo"]
     return RuleSet(
         rules=rules,
         combos=combos,
@@ -273,20 +446,31 @@ def load_rules() -> RuleSet:
         phrases=tuple(phrases),
         index=index,
         always=always,
-        negation_before={
-            code: _negation_regex([c for c in cues["negation"] if c not in skip])
-            for code, skip in {"": set[str](), **not_negation}.items()
+        negation={
+            code: NegationCues(
+                before=_cue_regex(lang_cues["negation"], f"{code}.yaml:negation"),
+                pseudo=_cue_regex(lang_cues["pseudo"], f"{code}.yaml:pseudo_negation"),
+                # A word that also ends a scope ("and" in one language) never continues a list.
+                coordinators=frozenset(
+                    c for c in lang_cues["coordinators"] if not breakers.fullmatch(c)
+                ),
+            )
+            for code, lang_cues in negation.items()
         },
-        # Hindi-style negation follows the noun: "bukhar nahi hai" (but not "nahi ruk raha").
-        negation_after=re.compile(
-            rf"^ (?:{'|'.join(compile_phrase(c) for c in cues['negation_after'])})(?: \||$)"
-        ),
-        scope_breakers=_compile(cues["breakers"], "breakers"),
+        negation_after=_cue_regex(cues["negation_after"], "negation_after"),
+        scope_breakers=breakers,
+        modifiers=re.compile("|".join(modifiers)),
+        grammars=grammars,
         past=_compile(cues["past"], "past"),
         present=_compile(cues["present"] or ["now"], "present"),
         question=_compile(cues["question"], "question"),
         personal=_compile(cues["personal"], "personal"),
     )
+
+
+def phrase_pattern(phrase: str, language: str) -> re.Pattern[str]:
+    """Compile one phrase (macros aside) as the language's rule file would, for tests and tools."""
+    return _compile([phrase], f"{language}:{phrase}", load_rules().grammars[language])
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -302,24 +486,109 @@ class Finding:
     past: bool  # said about the past ("last year"): reported, but capped and not combined
 
 
-def _negated(rs: RuleSet, text: str, start: int, end: int, negation: re.Pattern[str]) -> bool:
-    clause = text[:start].rsplit("|", 1)[-1]
-    window = " ".join(clause.split()[-4:])
-    if window:
-        cue = negation.search(window)
-        if cue is not None:
-            # "no sure if chest pain" style hedges and "but" reopen the scope: over-triage wins.
-            cue_end = window.find(" ", cue.start())
-            between = window[cue_end:] if cue_end >= 0 else ""
-            if not rs.scope_breakers.search(between):
-                return True
-    return rs.negation_after.match(text[end:]) is not None
+# A negated list: "no fever, chills or nausea". Items are short, and without a list a cue reaches
+# at most two words ahead ("no high fever", "dont have a fever").
+_DIRECT = 2
+_ITEM = 4
+_ITEMS = 6
 
 
-def _clause_at(text: str, start: int, end: int) -> str:
-    left = text.rfind("|", 0, start)
+def _list_scope(rs: RuleSet, cues: NegationCues, words: list[str], *, after: bool) -> bool | None:
+    """Judge the words between a negation cue and a match as a list the cue covers.
+
+    Returns True (covered), False (not), or None for a list of commas only ("no fever, chills"),
+    which the caller accepts only if a coordinator ("or") closes it after the match. `after` is
+    for a cue that follows the match: the words then run from the match to the cue.
+    """
+    if rs.scope_breakers.search(" ".join(words)):
+        return False
+    # Marked modifiers don't count: "no really high fever" has the scope of "no fever".
+    words = [w for w in words if not w.endswith(MARK)]
+    if not words:
+        return True
+    items: list[list[str]] = [["(match)"]] if after else [[]]
+    separators: list[str] = []
+    for word in words:
+        if word == COMMA or word in cues.coordinators:
+            separators.append(word)
+            items.append([])
+        else:
+            items[-1].append(word)
+    if not separators:
+        return not after and len(items[0]) <= _DIRECT
+    if not items[0] or (after and not items[-1]) or len(items) > _ITEMS:
+        return False  # "no, chest pain" is an answer, not a list
+    if any(len(i) > _ITEM for i in items) or (not after and len(items[-1]) > _DIRECT):
+        return False
+    coordinated = False
+    for sep in separators:
+        if sep == COMMA and coordinated:
+            return False  # "no fever or chills, chest pain": the comma closed the list
+        coordinated = coordinated or sep != COMMA
+    if coordinated:
+        return True
+    return False if after else None
+
+
+def _list_goes_on(rs: RuleSet, cues: NegationCues, after: list[str]) -> bool:
+    """True when the words after a match continue a comma list up to a coordinator."""
+    length = 0
+    for word in after:
+        if word.endswith(MARK):
+            continue
+        if word in cues.coordinators:
+            return True
+        if word == COMMA:
+            length = 0
+            continue
+        length += 1
+        if length > _ITEM or rs.scope_breakers.fullmatch(word):
+            return False
+    return False
+
+
+def _negated(rs: RuleSet, cues: NegationCues, text: str, start: int, end: int) -> bool:
+    """True when a negation cue's scope covers the match at text[start:end].
+
+    A cue before the match covers up to two words, or a list joined by commas and "or"/"nor"
+    ("no fever, chills or nausea"); "and" and hedges ("but", "not sure if") end the scope, as
+    does a clause break. Pseudo-negations ("without warning", "never ... like this") are no
+    cues. Hindi-style cues after the match ("bukhar ya khansi nahi hai") work the same way.
+    """
+    left = text.rfind("|", 0, start) + 1
     right = text.find("|", end)
-    return text[left + 1 : right if right >= 0 else len(text)]
+    right = len(text) if right < 0 else right
+    cues_before = list(cues.before.finditer(text, left, start))
+    cues_after = list(rs.negation_after.finditer(text, end, right))
+    if not cues_before and not cues_after:
+        return False
+    void = [m.span() for m in cues.pseudo.finditer(text, left, right)]
+    cue = None
+    for found in cues_before:
+        if not any(a <= found.start() < b for a, b in void):
+            cue = found
+    if cue is not None:
+        verdict = _list_scope(rs, cues, text[cue.end() : start].split(), after=False)
+        if verdict is None:
+            verdict = _list_goes_on(rs, cues, text[end:right].split())
+        if verdict:
+            return True
+    for after in cues_after:
+        if any(a <= after.start() < b for a, b in void):
+            continue
+        tail = text[after.end() : right].split()
+        # The cue must end its clause ("bukhar nahi hai", "bukhar nahi hai, bas khansi").
+        if tail and tail[0] != COMMA and not rs.scope_breakers.fullmatch(tail[0]):
+            continue
+        return bool(_list_scope(rs, cues, text[end : after.start()].split(), after=True))
+    return False
+
+
+def _clause_at(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the bounds of the clause around a match: commas end it here, as breaks do."""
+    left = max(text.rfind("|", 0, start), text.rfind(COMMA, 0, start)) + 1
+    ends = [i for i in (text.find("|", end), text.find(COMMA, end)) if i >= 0]
+    return left, min(ends, default=len(text))
 
 
 def _in_past(rs: RuleSet, text: str, start: int, end: int) -> bool:
@@ -328,8 +597,8 @@ def _in_past(rs: RuleSet, text: str, start: int, end: int) -> bool:
     A present-time word between the cue and the match ("had a stroke in 2019 and now her face is
     drooping") reopens the present, as a hedge does for negation: over-triage wins.
     """
-    left = text.rfind("|", 0, start) + 1
-    clause = _clause_at(text, start, end)
+    left, right = _clause_at(text, start, end)
+    clause = text[left:right]
     lo, hi = start - left, end - left
     for cue in rs.past.finditer(clause):
         between = clause[min(cue.end(), hi) : max(cue.start(), lo)]
@@ -339,10 +608,18 @@ def _in_past(rs: RuleSet, text: str, start: int, end: int) -> bool:
 
 
 @lru_cache(maxsize=8192)
+def prepare(text: str) -> str:
+    """Normalise a message for matching: clause breaks, list commas and marked modifiers."""
+    rs = load_rules()
+    norm = normalize(text, keep_breaks=True, commas=True)
+    return rs.modifiers.sub(lambda m: m.group(0) + MARK, norm)
+
+
+@lru_cache(maxsize=8192)
 def scan(text: str) -> tuple[Finding, ...]:
     """Return every non-negated rule and subject match in one message (any language)."""
     rs = load_rules()
-    norm = normalize(text, keep_breaks=True)
+    norm = prepare(text)
     if not norm:
         return ()
     grams = {norm[i : i + _MIN_KEY] for i in range(len(norm) - _MIN_KEY + 1)}
@@ -352,7 +629,7 @@ def scan(text: str) -> tuple[Finding, ...]:
     # A word that negates in one language can be ordinary in another (Portuguese "no peito" is
     # "in the chest"), so the cues follow the message's language when it is clear.
     language = best_language(language_scores(text), "")
-    negation = rs.negation_before.get(language) or rs.negation_before[""]
+    cues = rs.negation.get(language) or rs.negation[""]
     found: dict[str, Finding] = {}
     for number in sorted(chosen):  # file order, so results never depend on set order
         phrase = rs.phrases[number]
@@ -360,11 +637,12 @@ def scan(text: str) -> tuple[Finding, ...]:
         if previous is not None and not previous.past:
             continue
         for m in phrase.pattern.finditer(norm):
-            if _negated(rs, norm, m.start(), m.end(), negation):
+            if _negated(rs, cues, norm, m.start(), m.end()):
                 continue
             past = _in_past(rs, norm, m.start(), m.end())
             if previous is None or not past:
-                found[phrase.rule_id] = Finding(phrase.rule_id, phrase.language, m.group(0), past)
+                matched = m.group(0).replace(MARK, "")
+                found[phrase.rule_id] = Finding(phrase.rule_id, phrase.language, matched, past)
             if not past:
                 break
     return tuple(found.values())
@@ -373,7 +651,7 @@ def scan(text: str) -> tuple[Finding, ...]:
 def _is_general_question(text: str) -> bool:
     """True for a topic question with no sign that the writer or someone near has the problem."""
     rs = load_rules()
-    norm = normalize(text, keep_breaks=True)
+    norm = prepare(text)
     q = rs.question.search(norm)
     if q is None:
         return False
