@@ -488,3 +488,77 @@ def test_output_is_never_unsafe_or_empty(parts: list[str], lang: str, level: Tri
     assert disallowed_links(result.text) == []
     again = check_reply(result.text, assessment)
     assert again.text == result.text
+
+
+# --- issue 9: drafts a tester got through ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "kind", "subject"),
+    [
+        ("From what you say, the diagnosis here is clearly a UTI.", "certain_diagnosis", None),
+        ("Keflex 500 mg four times daily should clear it.", "prescription_dose", None),
+        ("You can drop the blood pressure pills now.", "stop_treatment", None),
+        ("A teaspoon of ibuprofen for your toddler every 6 hours.", "child_dose", None),
+        ("Give him a teaspoon of ibuprofen every 6 hours.", "child_dose", "child"),
+    ],
+)
+def test_issue_9_drafts_are_repaired(bad: str, kind: str, subject: str | None) -> None:
+    draft = f"{FILLER['en']} {bad} {FILLER['en']}"
+    result = check_reply(draft, _a("en", subject=subject))
+    assert result.text == f"{FILLER['en']} {FILLER['en']}"
+    assert [(v.kind, v.action) for v in result.violations] == [(kind, "removed_sentence")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "bad"),
+    [
+        ("en", "Give it a week and see if it settles."),
+        ("en", "See if it settles by next week."),
+        ("es", "Espera unos días a ver si mejora."),
+        ("pt", "Espere alguns dias para ver se melhora."),
+        ("fr", "Attendez quelques jours pour voir si ça passe."),
+        ("sw", "Subiri siku chache uone kama itapona."),
+        ("hi", "कुछ दिन इंतज़ार करें और देखें।"),
+    ],
+)
+def test_putting_care_off_is_removed_when_urgent(lang: str, bad: str) -> None:
+    draft = f"{FILLER[lang]} {bad} {FILLER[lang]}"
+    urgent = check_reply(draft, _a(lang, TriageLevel.URGENT))
+    assert bad not in urgent.text
+    assert ("urgency_too_low", "removed_sentence") in [
+        (v.kind, v.action) for v in urgent.violations
+    ]
+    # The same words are ordinary self-care advice when nothing is urgent.
+    assert check_reply(draft, _a(lang)).text == draft
+
+
+@pytest.mark.parametrize(
+    ("lang", "draft"),
+    [
+        ("en", "Please don't wait a few days to see if it settles; see a doctor today."),
+        ("en", "Don't give it a week: get checked by a doctor today."),
+        ("es", "No esperes unos días: ve hoy al centro de salud."),
+        ("pt", "Não espere alguns dias; procure atendimento médico hoje."),
+        ("fr", "N'attendez pas quelques jours : consultez un médecin aujourd'hui."),
+        ("sw", "Usisubiri siku kadhaa; nenda kituo cha afya leo."),
+        ("hi", "कुछ दिन इंतज़ार न करें, आज ही डॉक्टर को दिखाएँ।"),
+    ],
+)
+def test_telling_people_not_to_wait_is_kept(lang: str, draft: str) -> None:
+    result = check_reply(draft, _a(lang, TriageLevel.URGENT))
+    assert result.violations == ()
+    assert result.text == draft
+
+
+def test_a_lab_reading_in_a_childs_conversation_is_not_a_dose() -> None:
+    import safety
+
+    child = safety.assess("my 10 year old son has diabetes", sender="whatsapp:+15555550123")
+    assert child.subject == "child"
+    reading = ("A fasting sugar of 72-126 mg/dL (4-7 mmol/L) is in the usual target range. "
+               "Check again tomorrow and keep a note of the numbers.")
+    assert safety.check_reply(reading, child).text == reading
+    # A medicine dose in the same conversation is still removed.
+    dose = "Give him 250 mg of metformin twice a day. Check again tomorrow."
+    assert safety.check_reply(dose, child).violations
