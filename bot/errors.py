@@ -62,3 +62,7 @@ class StoreError(Exception):
 
 class DuplicateDelivery(Exception):
     """This Twilio MessageSid was already stored: the delivery is a retry or a concurrent copy."""
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured sentence encoder cannot be loaded or reached."""

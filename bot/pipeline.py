@@ -16,26 +16,31 @@ webhook or from a queue worker; `handle_inbound` is the two together.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import safety
 from bot import commands, i18n
 from bot.bubbles import split_message
 from bot.commands import Command, ParsedCommand, command_language
 from bot.errors import DuplicateDelivery, ModelError
-from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse
+from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse, VettedPassage
 from bot.prompting import Turn, history_window, system_prompt
 from bot.schemas import InboundMessage
 from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
+from bot.understanding import grounding, smalltalk
+from bot.understanding.language import reply_language
 from safety import Assessment, TriageLevel
 
 if TYPE_CHECKING:
     from bot.store.uow import SqlUnitOfWork
+    from bot.understanding import Understanding, Understood
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -44,6 +49,9 @@ _T = TypeVar("_T")
 DELETE_CONFIRM_WINDOW = dt.timedelta(minutes=15)
 # How many earlier inbound messages the rules look at, to catch a red flag spread over messages.
 SAFETY_HISTORY = 5
+# An emergency or urgent episode lasts until staff resolve its escalation, or this long after it
+# was raised: until then a follow-up ("it's normal, right?") never gets a lower level.
+EPISODE_WINDOW = dt.timedelta(hours=24)
 
 # Who answers the conversation: the bot, nobody yet (a person asked for staff), or staff.
 BOT, NEEDS_HUMAN, WITH_STAFF = "bot", "needs_human", "with_staff"
@@ -95,6 +103,7 @@ def handle_inbound(
     notify_staff: StaffNotifier = _no_staff_channels,
     on_erase: EraseHook | None = None,
     now: dt.datetime | None = None,
+    understanding: Understanding | None = None,
 ) -> Reply:
     """Handle one inbound WhatsApp message inline and return all the reply bubbles.
 
@@ -104,7 +113,8 @@ def handle_inbound(
     """
     started = time.monotonic()
     received = receive(
-        msg, uow=uow, config=config, notify_staff=notify_staff, on_erase=on_erase, now=now
+        msg, uow=uow, config=config, notify_staff=notify_staff, on_erase=on_erase, now=now,
+        understanding=understanding,
     )
     if received.answer_id is None:
         return received.reply
@@ -115,6 +125,7 @@ def handle_inbound(
         config=config,
         notify_staff=notify_staff,
         started=started,
+        understanding=understanding,
     )
     reply = received.reply
     reply.bubbles += answered.bubbles
@@ -139,6 +150,7 @@ def receive(
     notify_staff: StaffNotifier = _no_staff_channels,
     on_erase: EraseHook | None = None,
     now: dt.datetime | None = None,
+    understanding: Understanding | None = None,
 ) -> Received:
     """Store the message and do everything that needs no model: commands, safety, emergencies.
 
@@ -184,16 +196,27 @@ def receive(
                 return Received(reply)
 
         # 3. The rules, on the raw text and recent history, before any model.
-        language = _reply_language(contact, msg.text)
+        talk = smalltalk.detect(msg.text) if msg.text else None
+        language = _reply_language(contact, msg.text, talk)
         earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        assessment = _assess(contact, inbound, earlier, language)
+        own = _assess(contact, inbound, earlier, language, understanding)
+        # A follow-up inside an open emergency or urgent episode keeps the episode's level.
+        episode = uow.safety_events.open_episode(contact.id, since=now - EPISODE_WINDOW)
+        assessment = _within_episode(own, episode)
         inbound.triage_level = assessment.level.value
         inbound.rule_ids = list(assessment.rule_ids)
         inbound.language = assessment.language
 
+        if talk is not None and own.level.rank <= TriageLevel.SELF_CARE.rank:
+            # "ok thanks", "hola", "are you a doctor?": a short, warm answer, never a card. In an
+            # emergency episode it carries the number again (the level stays the episode's).
+            if contact.opted_out or contact.state != BOT:
+                uow.commit()
+                return Received(Reply(level=assessment.level.value, contact_id=contact.id))
+            return Received(_small_talk(turn, talk.intent, assessment))
         # An emergency is answered with fixed text, whatever state the conversation is in.
         if assessment.is_emergency:
-            return Received(_emergency(turn, assessment, notify_staff))
+            return Received(_emergency(turn, assessment, notify_staff, episode))
         if contact.opted_out or contact.state != BOT:
             # Opted out: stored, not answered, until START. With staff: the bot stays quiet.
             uow.commit()
@@ -218,6 +241,7 @@ def answer_inbound(
     started: float | None = None,
     now: dt.datetime | None = None,
     delivery: str = "twiml",
+    understanding: Understanding | None = None,
 ) -> Reply:
     """Answer a stored inbound message with the model, guarded, and store the answer.
 
@@ -241,20 +265,63 @@ def answer_inbound(
         contact = _must(uow.contacts.get(inbound.contact_id))
         contact_id = contact.id
         earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        assessment = _assess(contact, inbound, earlier, inbound.language or contact.language)
+        assessment = _assess(contact, inbound, earlier, inbound.language or contact.language,
+                             understanding)
+        episode = uow.safety_events.open_episode(contact.id, since=now - EPISODE_WINDOW)
+        assessment = _within_episode(assessment, episode)
+        text = inbound.body or inbound.button_text or ""
         history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
-        history.append(Turn("user", inbound.body or inbound.button_text or ""))
+        history.append(Turn("user", text))
+        earlier_asked = [m.body for m in earlier if m.direction == "in" and m.body]
+        last_passages = next(
+            (list(m.passage_ids) for m in reversed(earlier) if m.direction == "out"
+             and m.passage_ids), [],
+        )
 
-    # 4. The model runs outside any transaction: no connection is held while it thinks.
+    # 4. Understand the question, then the model answers from the vetted passages that fit it,
+    # outside any transaction: no connection is held while it thinks.
+    language = assessment.language
+    understood = (
+        understanding.understand(text, earlier=earlier_asked, last_passages=last_passages,
+                                 subject=assessment.subject, language=language)
+        if understanding is not None else None
+    )
+    vetted = _vetted(understood, language)
+    if understood is not None and understood.focus and vetted and understanding is not None:
+        # A follow-up answered by the passage just sent: only the part of it that answers it.
+        first = vetted[0]
+        vetted = (dataclasses.replace(first, text=understanding.excerpt(first.text, text)),
+                  *vetted[1:])
+    if understood is not None and (understood.intent or understood.already_answered):
+        with uow:
+            inbound = _must(uow.messages.get(inbound_id))
+            contact = _must(uow.contacts.get(inbound.contact_id))
+            turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key)
+            if understood.intent:
+                return _small_talk(turn, understood.intent, assessment)
+            topic = understanding.topic_title(understood.topic, language) if understanding else ""
+            return turn.finish([i18n.t("already_answered", language, topic=topic)],
+                               assessment=assessment)
     request = ChatRequest(
-        system=system_prompt(assessment.language, assessment.level.value),
+        system=system_prompt(language, assessment.level.value, vetted),
         messages=history_window(history, config.history_chars),
-        language=assessment.language,
+        language=language,
         deadline=started + config.answer_deadline_s,
         triage_level=assessment.level.value,
         conversation_id=contact_id,
+        passages=vetted,
     )
     response, error = _ask(chat_model, request)
+    ungrounded: tuple[grounding.Grounding, ChatResponse] | None = None
+    if response is not None and vetted and response.mode != "offline" and understanding:
+        # A remote model's answer must rest on the vetted passages; if it does not, the person
+        # gets the vetted passage itself (the offline model's rendering of it).
+        additions = (*response.red_flags, *response.warnings, *response.caution)
+        check = grounding.check(response.text, vetted, understanding.embedder,
+                                safety_additions=additions)
+        if not check.grounded:
+            ungrounded = (check, response)
+            response = grounding.replace_with_passage(response, vetted[0], language)
 
     with uow:
         inbound = _must(uow.messages.get(inbound_id))
@@ -264,9 +331,27 @@ def answer_inbound(
         final = assessment.raised_to(response.urgency if response else None)
         turn.idempotency_key = key
         if final.is_emergency:
-            return _emergency(turn, final, notify_staff)
-        if final.level is TriageLevel.URGENT:
-            # Urgent: the answer says to see a clinician today, and staff review the conversation.
+            return _emergency(turn, final, notify_staff, episode)
+        if ungrounded is not None:
+            check, draft = ungrounded
+            uow.safety_events.add(
+                SafetyEvent(
+                    contact_id=contact.id,
+                    message_id=inbound.id,
+                    kind="reply_ungrounded",
+                    level=final.level.value,
+                    detail={"support": round(check.support, 3),
+                            "passages": [p.id for p in vetted or ()]},
+                    created_at=now,
+                )
+            )
+            # What the replaced draft would have needed repairing, so staff see what the model
+            # tried to say; nothing of it is sent.
+            _record_repairs(turn, final, draft, safety.check_reply(draft.text, final),
+                            action="replaced_by_passage")
+        if final.level is TriageLevel.URGENT and episode is None:
+            # Urgent: the answer says to see a clinician today, and staff review the conversation
+            # (once per episode: its follow-ups are already in front of them).
             uow.safety_events.add(
                 SafetyEvent(
                     contact_id=contact.id,
@@ -279,13 +364,14 @@ def answer_inbound(
                 )
             )
         # 5. Guard the draft; add the urgency notice and the disclaimer.
-        text = _compose_answer(turn, final, response)
+        reply_text = _compose_answer(turn, final, response, vetted or ())
         return turn.finish(
-            [text],
+            [reply_text],
             assessment=final,
             response=response,
             error=error,
             latency_ms=(time.monotonic() - started) * 1000,
+            passage_ids=[p.id for p in vetted or ()][:1] if response is not None else [],
         )
 
 
@@ -295,12 +381,20 @@ def answer_key(inbound_id: int) -> str:
 
 
 def _assess(
-    contact: Contact, inbound: Message, earlier: Sequence[Message], language: str | None
+    contact: Contact,
+    inbound: Message,
+    earlier: Sequence[Message],
+    language: str | None,
+    understanding: Understanding | None = None,
 ) -> Assessment:
-    """Run the rules on a stored message with the contact's recent inbound messages."""
+    """Run the rules on a stored message with the contact's recent inbound messages, then the
+    semantic second opinion, which can only raise the level (its hits are recorded like rules)."""
     texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
     text = inbound.body.strip() or (inbound.button_text or "").strip()
-    return safety.assess(text, history=texts, sender=contact.phone, language=language)
+    rules = safety.assess(text, history=texts, sender=contact.phone, language=language)
+    if understanding is None:
+        return rules
+    return rules.with_hits(understanding.second_opinion(text, rules.language))
 
 
 @dataclass(slots=True)
@@ -329,6 +423,7 @@ class _Turn:
         welcome_first: bool = False,
         welcome_after: bool = False,
         alert_ids: Sequence[int] = (),
+        passage_ids: Sequence[str] = (),
     ) -> Reply:
         """Store the outbound turn (one row per bubble), commit, and return the reply."""
         texts = [t for t in texts if t and t.strip()]
@@ -356,6 +451,7 @@ class _Turn:
                     language=language,
                     model=response.label if response else None,
                     mode=response.mode if response else None,
+                    passage_ids=list(passage_ids),
                     reply_to_id=self.inbound.id,
                     latency_ms=latency_ms,
                     created_at=self.now,
@@ -488,19 +584,33 @@ def _delete_pending(contact: Contact, now: dt.datetime) -> bool:
     return requested is not None and now - requested <= DELETE_CONFIRM_WINDOW
 
 
-def _reply_language(contact: Contact, text: str) -> str:
-    """The contact's chosen language, else the language this message seems to be written in."""
+def _reply_language(contact: Contact, text: str, talk: smalltalk.SmallTalk | None) -> str:
+    """The contact's chosen language, else the language of this message (the sender's country
+    breaking the tie when a short message gives too little to go on)."""
     if contact.language_chosen and contact.language:
         return contact.language
-    detected = safety.detect_language(text, default=contact.language or "en") if text else None
-    language = detected or contact.language or "en"
+    spoken = smalltalk.READ_AS.get(talk.language, talk.language) if talk and talk.language else None
+    language = spoken or reply_language(text, previous=contact.language, country=contact.country)
     contact.language = language
     return language
 
 
-def _emergency(turn: _Turn, assessment: Assessment, notify_staff: StaffNotifier) -> Reply:
+def _emergency(
+    turn: _Turn,
+    assessment: Assessment,
+    notify_staff: StaffNotifier,
+    episode: SafetyEvent | None = None,
+) -> Reply:
     """Answer an emergency with fixed text, flag the conversation and alert staff."""
     contact = turn.contact
+    if (
+        episode is not None
+        and episode.kind in ("emergency", "self_harm")
+        and not assessment.hits_beyond(episode.rule_ids)
+    ):
+        # A follow-up in an emergency already in front of staff: the same fixed text (the number
+        # and what to do meanwhile) again, with no second escalation or alert for it.
+        return turn.finish([safety.emergency_reply(assessment)], assessment=assessment)
     kind = "self_harm" if assessment.self_harm else "emergency"
     event = turn.uow.safety_events.add(
         SafetyEvent(
@@ -533,7 +643,12 @@ def _ask(chat_model: ChatModel, request: ChatRequest) -> tuple[ChatResponse | No
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse | None) -> str:
+def _compose_answer(
+    turn: _Turn,
+    assessment: Assessment,
+    response: ChatResponse | None,
+    vetted: Sequence[VettedPassage] = (),
+) -> str:
     """Put the urgency notice first, guard the whole reply, add the disclaimer."""
     language = assessment.language
     if response is None:
@@ -545,26 +660,90 @@ def _compose_answer(turn: _Turn, assessment: Assessment, response: ChatResponse 
             safety.urgent_notice(language) if assessment.level is TriageLevel.URGENT else ""
         )
         draft = f"{notice}\n\n{response.text}" if notice else response.text
-        guarded = safety.check_reply(draft, assessment)
+        # The vetted passages speak with their reviewers' authority (e.g. the public dosing table
+        # for children), and their sources are links the person may follow.
+        guarded = safety.check_reply(
+            draft,
+            assessment,
+            vetted=[p.text for p in vetted],
+            allowed_domains=safety.DEFAULT_ALLOWED_DOMAINS | _source_domains(vetted),
+        )
         body = guarded.text
-        for violation in guarded.violations:
-            turn.uow.safety_events.add(
-                SafetyEvent(
-                    contact_id=turn.contact.id,
-                    message_id=turn.inbound.id,
-                    kind="reply_repaired",
-                    level=assessment.level.value,
-                    detail={
-                        "violation": violation.kind,
-                        "action": violation.action,
-                        "excerpt": violation.excerpt[:300],
-                        "model": response.label,
-                    },
-                    created_at=turn.now,
-                )
-            )
+        _record_repairs(turn, assessment, response, guarded)
     parts = [body, safety.disclaimer(assessment.level, language)]
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _record_repairs(
+    turn: _Turn,
+    assessment: Assessment,
+    response: ChatResponse,
+    guarded: safety.GuardedReply,
+    action: str | None = None,
+) -> None:
+    """Store one safety event per repair the guard made (or would have made) to a draft."""
+    for violation in guarded.violations:
+        turn.uow.safety_events.add(
+            SafetyEvent(
+                contact_id=turn.contact.id,
+                message_id=turn.inbound.id,
+                kind="reply_repaired",
+                level=assessment.level.value,
+                detail={
+                    "violation": violation.kind,
+                    "action": action or violation.action,
+                    "excerpt": violation.excerpt[:300],
+                    "model": response.label,
+                },
+                created_at=turn.now,
+            )
+        )
+
+
+def _source_domains(vetted: Sequence[VettedPassage]) -> frozenset[str]:
+    hosts = (urlsplit(p.source).hostname or "" for p in vetted)
+    return frozenset(h.removeprefix("www.") for h in hosts if h)
+
+
+def _vetted(understood: Understood | None, language: str) -> tuple[VettedPassage, ...] | None:
+    """The retrieved passages in the reply's language (None when no retrieval ran)."""
+    if understood is None:
+        return None
+    out: list[VettedPassage] = []
+    for hit in understood.passages:
+        passage = hit.passage
+        used, text = passage.answer_in(language)
+        out.append(VettedPassage(id=passage.id, title=passage.title_in(used), text=text,
+                                 source=passage.main_source, language=used,
+                                 level_hint=passage.level_hint))
+    return tuple(out)
+
+
+def _within_episode(assessment: Assessment, episode: SafetyEvent | None) -> Assessment:
+    """Keep an open episode's level (and its first-aid categories) for a follow-up."""
+    if episode is None or not episode.level:
+        return assessment
+    level = TriageLevel(episode.level)
+    if level.rank <= assessment.level.rank:
+        return assessment
+    categories = frozenset((episode.detail or {}).get("categories") or ())
+    if episode.kind == "self_harm":
+        categories |= {"self_harm"}
+    return assessment.within_episode(level, categories, rule_id=f"episode:{episode.id}")
+
+
+def _small_talk(turn: _Turn, intent: str, assessment: Assessment) -> Reply:
+    """A short, warm answer to small talk; on first contact the welcome says it all."""
+    language = assessment.language
+    if turn.contact.welcomed_at is None:
+        return turn.finish([], assessment=assessment, welcome_first=True)
+    texts = [i18n.t(f"smalltalk_{intent}", language)]
+    if assessment.level.rank >= TriageLevel.URGENT.rank:
+        # "ok thanks" in the middle of an emergency: still say where to get help.
+        hint = _emergency_hint(assessment, language)
+        key = "episode_reminder_emergency" if assessment.is_emergency else "episode_reminder_urgent"
+        texts.append(i18n.t(key, language, emergency_hint=hint))
+    return turn.finish(texts, assessment=assessment)
 
 
 def _media_note(has_media: bool, has_location: bool, assessment: Assessment) -> str | None:
@@ -600,51 +779,88 @@ def _call_row(message_id: int, call: CallRecord, mode: str) -> ModelCallRow:
     )
 
 
+@dataclass(slots=True)
+class Replayed:
+    """What replaying one spooled message did, and what is left to tell the person."""
+
+    stored: bool  # False: it was stored already, or its sender has been erased since
+    contact_id: int | None = None
+    to: str = ""  # the person's address
+    level: str | None = None
+    # Outbound rows recorded as pending, for the Messenger to send in this order.
+    send_ids: list[int] = field(default_factory=list)
+    # Texts to send that may not be stored: the confirmation that everything was erased.
+    unrecorded: list[str] = field(default_factory=list)
+    answer_id: int | None = None  # the inbound message still to answer with the model
+    alert_ids: list[int] = field(default_factory=list)  # staff alerts to send after commit
+
+
 def record_spooled(
     msg: InboundMessage,
     *,
     uow: SqlUnitOfWork,
     notify_staff: StaffNotifier = _no_staff_channels,
+    on_erase: EraseHook | None = None,
+    config: PipelineConfig | None = None,
+    understanding: Understanding | None = None,
     now: dt.datetime | None = None,
-) -> bool:
-    """Store a message that was spooled while the database was down; return False if known.
+    tell: bool = False,
+) -> Replayed:
+    """Run a message spooled during a database outage through the whole receive path.
 
-    It was already answered from the safety layer alone, so nothing is sent now; what the rules
-    find is recorded and an emergency or urgent message is put in front of staff.
+    `now` is when it arrived (the spool's time). Commands take effect (STOP opts out, DELETE YES
+    erases, HUMAN asks staff), the rules run with the contact's history, an emergency is
+    escalated and staff alerted, exactly as if the database had been there. At the time the
+    person was answered from the safety layer alone, so with `tell` (a Messenger is configured)
+    the replies are recorded as pending rows for the caller to send, and a question is left for
+    the model (`answer_id`); an emergency text the outage answer already gave is not sent again.
+    Without `tell` the replies that were never sent are not kept.
+
+    Raises:
+        bot.errors.StoreError: the database is still unavailable (the message stays spooled).
     """
     now = now or utcnow()
-    try:
-        with uow:
-            contact, _created = uow.contacts.get_or_create(
-                wa_id=msg.contact_key,
-                phone=msg.sender,
-                profile_name=msg.profile_name,
-                country=safety.country_of(msg.sender),
-            )
-            assessment = safety.assess(msg.text, sender=msg.sender)
-            inbound = _inbound_row(msg, contact.id, now, spooled=True)
-            inbound.triage_level = assessment.level.value
-            inbound.rule_ids = list(assessment.rule_ids)
-            inbound.language = assessment.language
-            uow.messages.add_inbound(inbound)
-            if contact.last_inbound_at is None or contact.last_inbound_at < now:
-                contact.last_inbound_at = now
-            if assessment.level.rank >= TriageLevel.URGENT.rank:
-                event = uow.safety_events.add(
-                    SafetyEvent(
-                        contact_id=contact.id,
-                        message_id=inbound.id,
-                        kind="emergency" if assessment.is_emergency else "urgent",
-                        level=assessment.level.value,
-                        rule_ids=list(assessment.rule_ids),
-                        detail={"spooled": True},
-                        status="open",
-                        created_at=now,
-                    )
-                )
-                # recorded now; `healthbot db replay-spool` sends due alerts once it is done
-                notify_staff(uow, contact, event, msg.body[:200])
-            uow.commit()
-    except DuplicateDelivery:
-        return False
-    return True
+    with uow:
+        if uow.erased_messages.contains(msg.message_sid):
+            return Replayed(stored=False)  # its sender asked to be erased after sending it
+        known = uow.contacts.by_wa_id(msg.contact_key)
+        last_inbound = known.last_inbound_at if known is not None else None
+        welcomed = known is not None and known.welcomed_at is not None
+    received = receive(msg, uow=uow, config=config, notify_staff=notify_staff, on_erase=on_erase,
+                       now=now, understanding=understanding)
+    reply = received.reply
+    if reply.duplicate:
+        return Replayed(stored=False)
+    # What the webhook answered during the outage: the rules alone, on this message alone.
+    outage = safety.assess(msg.text, sender=msg.sender)
+    told = set(split_message(safety.emergency_reply(outage))) if outage.is_emergency else set()
+    with uow:
+        inbound = uow.messages.by_sid(msg.message_sid)
+        if inbound is None:  # DELETE YES: nothing about them may remain, not even the reply
+            return Replayed(stored=True, to=msg.sender, level=reply.level,
+                            unrecorded=list(reply.bubbles) if tell else [],
+                            alert_ids=list(reply.alert_ids))
+        contact = _must(uow.contacts.get(inbound.contact_id))
+        if last_inbound is not None and last_inbound > now:
+            contact.last_inbound_at = last_inbound  # a later message came in meanwhile
+        inbound.extra = {**(inbound.extra or {}), "spooled": True}
+        send_ids: list[int] = []
+        for index, row in enumerate(uow.messages.replies_to(inbound.id, status="twiml")):
+            if row.body in told:
+                continue  # the outage answer was this emergency text: it stays "twiml"
+            if tell:
+                row.status = "pending"
+                row.idempotency_key = f"spool:{inbound.id}#{index}"
+                send_ids.append(row.id)
+            else:
+                # Never sent, so not part of the conversation (nor of the model's history).
+                uow.messages.remove(row)
+                if not welcomed:
+                    contact.welcomed_at = None  # the welcome (consent notice) is still due
+        answer_id = received.answer_id if tell else None
+        if received.answer_id is not None and not tell:
+            inbound.extra = {**inbound.extra, "not_answered": "spooled_without_messenger"}
+        uow.commit()
+        contact_id, to = contact.id, contact.phone
+    return Replayed(stored=True, contact_id=contact_id, to=to, level=reply.level,
+                    send_ids=send_ids, answer_id=answer_id, alert_ids=list(reply.alert_ids))

@@ -10,13 +10,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 Role = Literal["system", "user", "assistant"]
+# L2-normalised float32 rows from a sentence encoder: a dot product is the cosine similarity.
+Vectors = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class VettedPassage:
+    """A curated, sourced passage the answer must be built from (in the reply's language)."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    language: str  # the language `text` is written in (English when not yet translated)
+    level_hint: str | None = None  # how soon care is usually needed for this question
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +50,9 @@ class ChatRequest:
     perspective: str | None = None  # e.g. "triage_nurse"; None for a plain single answer
     triage_level: str = "info"  # the rules' level, so no model needs to guess it
     conversation_id: int | None = None
+    # What retrieval found for the last message, best first: None when no retrieval ran (the
+    # offline model then searches itself), () when nothing vetted answers it.
+    passages: tuple[VettedPassage, ...] | None = None
 
     @property
     def last_user_text(self) -> str:
@@ -83,6 +103,8 @@ class ChatResponse:
     urgency: str | None = None  # a triage level the model(s) concluded, if any
     red_flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Sentences the model path itself appended for caution (not the model's own draft).
+    caution: tuple[str, ...] = ()
     mode: str = "single"  # "single", "contemplate", "offline", "fallback"
     finish_reason: str | None = None
 
@@ -131,3 +153,16 @@ class Messenger(Protocol):
     """Sends a message outside a webhook response (Twilio REST); returns the message id."""
 
     def send(self, message: OutboundText) -> str: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into unit vectors; queries and passages may be encoded differently (E5).
+
+    Raises EmbedderUnavailable (bot.errors) when the encoder cannot answer.
+    """
+
+    name: str  # identifies the vector space: vectors of different names never mix
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...

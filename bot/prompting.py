@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.ports import ChatMessage, Role
+from bot.ports import ChatMessage, Role, VettedPassage
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -38,8 +38,33 @@ class Turn:
     text: str
 
 
-def system_prompt(language: str, level: str) -> str:
-    return SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(language, "English"), level=level)
+GROUNDING = """
+Vetted content from the organisation's reviewed knowledge base follows. Answer the person's \
+question from it: keep its facts, numbers and warning signs, leave out what does not fit the \
+question, add nothing it does not support, and end with "{source_label}: " and the source URL of \
+the passage you used. If it does not answer the question, say so briefly and suggest a health \
+worker or pharmacist.
+{passages}"""
+
+NO_VETTED_CONTENT = """
+The organisation's reviewed knowledge base has nothing on this question. Give only brief, \
+general, widely agreed safety information, say plainly that you cannot be specific, and suggest \
+a health worker or pharmacist."""
+
+
+def system_prompt(
+    language: str, level: str, passages: Sequence[VettedPassage] | None = None
+) -> str:
+    """The system prompt; with `passages` (what retrieval found) the answer must rest on them."""
+    text = SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(language, "English"), level=level)
+    if passages is None:
+        return text
+    if not passages:
+        return text + "\n" + NO_VETTED_CONTENT
+    blocks = "\n".join(
+        f"[{i}] {p.title}\n{p.text}\nSource: {p.source}" for i, p in enumerate(passages, 1)
+    )
+    return text + "\n" + GROUNDING.format(source_label="Source", passages=blocks)
 
 
 def history_window(turns: Sequence[Turn], budget_chars: int) -> tuple[ChatMessage, ...]:

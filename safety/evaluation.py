@@ -1,4 +1,10 @@
-"""Measure the triage rules on a labelled JSONL set: recall of emergencies, over-escalation."""
+"""Measure the triage rules on a labelled JSONL set: recall of emergencies, over-escalation.
+
+With a second opinion (any callable from a message's text to extra RuleHits, such as the
+semantic red-flag detector, passed in by the caller so this package stays a pure leaf), the
+scored level is the rules' raised by its hits (`Assessment.with_hits`), and the result says
+which layer caught each emergency and which raised each over-escalation.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from safety.triage import assess
-from safety.types import Assessment, TriageLevel
+from safety.types import Assessment, RuleHit, TriageLevel
 
 AssessFn = Callable[..., Assessment]
+SecondOpinion = Callable[[str], Sequence[RuleHit]]
 _EMERGENCY = TriageLevel.EMERGENCY.value
+# Which layer put a case at emergency: both, one of them, or neither.
+LAYERS = ("both", "rules", "semantic", "neither")
 
 
 def load_cases(path: str | Path) -> list[dict[str, Any]]:
@@ -57,20 +66,48 @@ def _figures(rows: Sequence[tuple[dict[str, Any], str]]) -> dict[str, Any]:
     }
 
 
-def evaluate(cases: Iterable[dict[str, Any]], assess_fn: AssessFn = assess) -> dict[str, Any]:
-    """Assess every case and return overall and per-language figures plus the failures."""
+def _layer(by_rules: bool, by_second: bool) -> str:
+    if by_rules and by_second:
+        return "both"
+    return "rules" if by_rules else "semantic" if by_second else "neither"
+
+
+def evaluate(
+    cases: Iterable[dict[str, Any]],
+    assess_fn: AssessFn = assess,
+    second_opinion: SecondOpinion | None = None,
+) -> dict[str, Any]:
+    """Assess every case and return overall and per-language figures plus the failures.
+
+    With `second_opinion`, the figures are for the rules raised by its hits, and the result adds
+    `rules_alone` (the figures without it), `caught_by_layer` (emergencies: both, rules,
+    semantic, neither) and `over_escalated_by_layer` (non-emergencies raised to emergency).
+    """
     rows: list[tuple[dict[str, Any], str]] = []
+    rules_rows: list[tuple[dict[str, Any], str]] = []
     misses: list[dict[str, Any]] = []
+    caught = dict.fromkeys(LAYERS, 0)
+    raised = dict.fromkeys(LAYERS[:3], 0)
     for case in cases:
-        result = assess_fn(
+        rules = assess_fn(
             case["text"],
             history=tuple(case.get("history") or ()),
             sender=case.get("sender"),
             language=case.get("language"),
         )
+        extra = tuple(second_opinion(case["text"])) if second_opinion is not None else ()
+        result = rules.with_hits(extra)
         predicted = result.level.value
         rows.append((case, predicted))
+        rules_rows.append((case, rules.level.value))
         acceptable = set(case.get("acceptable_labels") or ()) | {case["label"]}
+        if second_opinion is not None:
+            layer = _layer(rules.is_emergency,
+                           any(h.level is TriageLevel.EMERGENCY for h in extra))
+            if case["label"] == _EMERGENCY:
+                caught[layer] += 1
+            elif layer != "neither" and _EMERGENCY not in acceptable:
+                raised[layer] += 1
         missed = case["label"] == _EMERGENCY and predicted != _EMERGENCY
         over = case["label"] != _EMERGENCY and predicted == _EMERGENCY
         if (missed or over) and predicted not in acceptable:
@@ -82,6 +119,12 @@ def evaluate(cases: Iterable[dict[str, Any]], assess_fn: AssessFn = assess) -> d
         for lang in languages
     }
     result_dict["misses"] = misses
+    if second_opinion is not None:
+        alone = _figures(rules_rows)
+        del alone["confusion"]
+        result_dict["rules_alone"] = alone
+        result_dict["caught_by_layer"] = caught
+        result_dict["over_escalated_by_layer"] = raised
     return result_dict
 
 
@@ -100,6 +143,18 @@ def format_report(result: dict[str, Any]) -> str:
             f"  {lang:<4} {fig['n']:>6}  {fig['emergency_recall']:.3f}   "
             f"{fig['over_escalation']:.3f}     {fig['accuracy']:.3f}"
         )
+    if "caught_by_layer" in result:
+        alone, caught = result["rules_alone"], result["caught_by_layer"]
+        raised = result["over_escalated_by_layer"]
+        lines += [
+            "",
+            f"rules alone:      recall {alone['emergency_recall']:.3f}  "
+            f"over-escalation {alone['over_escalation']:.3f}",
+            f"emergencies caught by: both {caught['both']}, rules only {caught['rules']}, "
+            f"semantic only {caught['semantic']}, neither {caught['neither']}",
+            f"over-escalations raised by: both {raised['both']}, rules only {raised['rules']}, "
+            f"semantic only {raised['semantic']}",
+        ]
     lines += ["", "confusion (label -> predicted: count):"]
     for label, row in sorted(result["confusion"].items()):
         cells = ", ".join(f"{p}: {n}" for p, n in sorted(row.items()))

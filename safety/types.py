@@ -6,7 +6,9 @@ always wins" is spelled everywhere in the project.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -100,6 +102,46 @@ class Assessment:
     @property
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(h.rule_id for h in self.hits)
+
+    def hits_beyond(self, known: Iterable[str]) -> bool:
+        """True when an emergency-level rule fired that is not among `known` rule ids."""
+        seen = set(known)
+        return any(
+            h.level is TriageLevel.EMERGENCY and h.rule_id not in seen and h.category != "episode"
+            for h in self.hits
+        )
+
+    def within_episode(
+        self, level: TriageLevel, categories: Iterable[str], *, rule_id: str
+    ) -> Assessment:
+        """A copy kept at an open episode's level, naming it as a hit (never lowers the level)."""
+        if level.rank <= self.level.rank:
+            return self
+        hit = RuleHit(rule_id, level, "episode", self.language, "", from_history=True)
+        return dataclasses.replace(
+            self,
+            level=level,
+            hits=(*self.hits, hit),
+            escalate=True,
+            categories=self.categories | frozenset(categories),
+        )
+
+    def with_hits(self, extra: Iterable[RuleHit]) -> Assessment:
+        """A copy with more hits (a second opinion's): the level can only go up."""
+        added = tuple(extra)
+        if not added:
+            return self
+        level = max_level(self.level, *(h.level for h in added))
+        categories = self.categories | frozenset(
+            h.category for h in added if h.level.rank >= TriageLevel.SELF_CARE.rank
+        )
+        return dataclasses.replace(
+            self,
+            level=level,
+            hits=tuple(sorted((*self.hits, *added), key=lambda h: (-h.level.rank, h.rule_id))),
+            escalate=self.escalate or level.rank >= TriageLevel.URGENT.rank,
+            categories=categories,
+        )
 
     def raised_to(self, level: TriageLevel | str | None) -> Assessment:
         """Return a copy whose level is at least `level` (never lower)."""

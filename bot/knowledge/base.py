@@ -256,7 +256,7 @@ def load_topics(root: Traversable | None = None) -> list[Topic]:
     return topics
 
 
-def _normalised(texts: Iterable[str], *, distinct: bool = False) -> str:
+def normalised_tokens(texts: Iterable[str], *, distinct: bool = False) -> str:
     # Index the same normalised tokens the query is made of, so both sides agree on accents.
     tokens = [token for text in texts for token in tokenize(text)]
     if distinct:
@@ -266,7 +266,7 @@ def _normalised(texts: Iterable[str], *, distinct: bool = False) -> str:
     return " ".join(tokens)
 
 
-def _pad_to_same_length(columns: Sequence[str]) -> list[str]:
+def pad_to_same_length(columns: Sequence[str]) -> list[str]:
     """Pad each column's token list to the longest one, so BM25 length normalisation is neutral."""
     # FTS5's bm25() has a fixed b=0.75: a topic with many synonyms would score lower for the
     # same single keyword match than a topic with few. For a bag of distinct keywords length
@@ -307,22 +307,22 @@ class KnowledgeBase:
             " answer_en, answer_es, answer_pt, answer_fr, answer_sw, answer_hi,"
             " tokenize = 'unicode61 remove_diacritics 0')"
         )
-        titles = [_normalised(t.title.values(), distinct=True) for t in self.topics]
-        keywords = [_normalised(t.keywords, distinct=True) for t in self.topics]
+        titles = [normalised_tokens(t.title.values(), distinct=True) for t in self.topics]
+        keywords = [normalised_tokens(t.keywords, distinct=True) for t in self.topics]
         with self._db:
             self._db.executemany(
                 "INSERT INTO meta_fts VALUES (?, ?, ?)",
                 zip(
                     (t.id for t in self.topics),
-                    _pad_to_same_length(titles),
-                    _pad_to_same_length(keywords),
+                    pad_to_same_length(titles),
+                    pad_to_same_length(keywords),
                     strict=True,
                 ),
             )
             self._db.executemany(
                 "INSERT INTO answer_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (t.id, *(_normalised([t.answer.get(lang, "")]) for lang in LANGUAGES))
+                    (t.id, *(normalised_tokens([t.answer.get(lang, "")]) for lang in LANGUAGES))
                     for t in self.topics
                 ],
             )

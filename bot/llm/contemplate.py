@@ -176,12 +176,12 @@ _DISAGREE_ACTION = {
         TriageLevel.INFO: "ask a health worker if you are unsure.",
     },
     "es": {
-        TriageLevel.EMERGENCY: "llama ahora al número de emergencias o ve al servicio de "
+        TriageLevel.EMERGENCY: "llame ahora al número de emergencias o vaya al servicio de "
         "urgencias más cercano.",
-        TriageLevel.URGENT: "consulta hoy mismo con un médico o enfermero.",
-        TriageLevel.ROUTINE: "consulta con un profesional de salud en los próximos días.",
-        TriageLevel.SELF_CARE: "consulta con un profesional de salud si empeora o no mejora.",
-        TriageLevel.INFO: "pregunta a un profesional de salud si tienes dudas.",
+        TriageLevel.URGENT: "consulte hoy mismo con un médico o enfermero.",
+        TriageLevel.ROUTINE: "consulte con un profesional de salud en los próximos días.",
+        TriageLevel.SELF_CARE: "consulte con un profesional de salud si empeora o no mejora.",
+        TriageLevel.INFO: "pregunte a un profesional de salud si tiene dudas.",
     },
     "pt": {
         TriageLevel.EMERGENCY: "ligue agora para o número de emergência ou vá ao pronto-socorro "
@@ -613,6 +613,7 @@ class ContemplatingModel:
             urgency=final.value,
             red_flags=red_flags,
             warnings=warnings,
+            caution=(disagreement,) if disagreement else (),
             mode="contemplate",
             finish_reason=synthesis.finish_reason,
         )

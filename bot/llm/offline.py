@@ -6,7 +6,7 @@ import math
 import time
 
 from bot.knowledge import Hit, KnowledgeBase, content_tokens
-from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage
+from bot.ports import CallRecord, ChatRequest, ChatResponse, Usage, VettedPassage
 
 # A follow-up this short ("and for a child?") leans on what was asked before it.
 _FOLLOW_UP_MAX_TOKENS = 3
@@ -92,6 +92,18 @@ def _base_language(language: str) -> str:
     return language.replace("_", "-").split("-")[0].strip().lower() or "en"
 
 
+def render_vetted(passage: VettedPassage, language: str) -> str:
+    """A vetted passage as a reply: heading, the reviewed text, its source."""
+    parts: list[str] = []
+    if passage.language != language and language in ENGLISH_ONLY_NOTE:
+        parts.append(ENGLISH_ONLY_NOTE[language])
+    parts.append(f"*{passage.title}*")
+    parts.append(passage.text)
+    label = _SOURCE_LABEL.get(passage.language, _SOURCE_LABEL["en"])
+    parts.append(f"{label}: {passage.source}")
+    return "\n\n".join(parts)
+
+
 def _estimate_tokens(chars: int) -> int:
     # About four characters per token is the usual rule of thumb; never report zero.
     return max(1, math.ceil(chars / 4))
@@ -152,8 +164,19 @@ class OfflineModel:
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Answer the last user message from the knowledge base."""
         started = time.monotonic()
-        hit = self.find(request)
-        text = self.render(hit, _base_language(request.language))
+        language = _base_language(request.language)
+        hit: Hit | None = None
+        urgency: str | None = None
+        if request.passages is not None:
+            # Retrieval already ran in the understanding layer: answer with its best passage.
+            found = request.passages[0] if request.passages else None
+            text = render_vetted(found, language) if found else self.render(None, language)
+            urgency = found.level_hint if found else None
+        else:
+            hit = self.find(request)
+            text = self.render(hit, language)
+            urgency = hit.topic.level_hint if hit else None
+        matched = hit is not None or bool(request.passages)
         ended = time.monotonic()
         input_chars = len(request.system) + sum(len(m.content) for m in request.messages)
         call = CallRecord(
@@ -176,7 +199,7 @@ class OfflineModel:
             provider=self.provider,
             model=self.model,
             calls=(call,),
-            urgency=hit.topic.level_hint if hit else None,
+            urgency=urgency,
             mode="offline",
-            finish_reason="stop" if hit else "no_match",
+            finish_reason="stop" if matched else "no_match",
         )

@@ -109,8 +109,11 @@ class SlowModel:
         with self._lock:
             self.calls.append(text)
         time.sleep(next((d for k, d in self.delays.items() if k in text), self.delay_s))
-        return ChatResponse(text=f"Answer about [{text}]: rest and drink water.",
-                            provider=self.provider, model=self.model, mode="single",
+        answer = f"Answer about [{text}]: rest and drink water."
+        if request.passages:
+            # As a grounded model does: it answers from the vetted passage it was given.
+            answer += "\n" + request.passages[0].text
+        return ChatResponse(text=answer, provider=self.provider, model=self.model, mode="single",
                             urgency=self.urgency)
 
 
