@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.errors import EmbedderUnavailable
 from bot.knowledge.base import content_tokens
 from bot.knowledge.passages import Passage, shipped_passages
@@ -28,7 +30,13 @@ from bot.ports import Embedder, Vectors
 from bot.understanding import smalltalk
 from bot.understanding.redflags import RedFlagDetector
 from bot.understanding.retrieval import PassageHit, PassageIndex
-from bot.understanding.vectors import encode_missing, load_shipped, missing_texts
+from bot.understanding.vectors import (
+    encode_missing,
+    encode_texts,
+    load_shipped,
+    missing_texts,
+    text_key,
+)
 from safety import RuleHit
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,11 @@ ACTIVE_TOPIC_BONUS = 0.15
 ACTIVE_PASSAGE_BONUS = 0.3
 # The same question again: its vector this close to the previous question's.
 SAME_QUESTION_COSINE = 0.93
+# Small talk in other words ("Bonjour à vous, j'espère que vous allez bien"): this close to a
+# small-talk phrase, and nothing vetted answers it. Health questions reach ~0.86-0.89 to some
+# phrase, which is why the retrieval must come back empty too.
+SMALLTALK_COSINE = 0.87
+SMALLTALK_MAX_TOKENS = 30
 # A follow-up's own words must beat the context by this much to start a new topic on their own.
 NEW_TOPIC_MARGIN = 0.35
 
@@ -109,9 +122,30 @@ def build_index(passages: Sequence[Passage], embedder: Embedder | None) -> Passa
     return PassageIndex(passages, vectors)
 
 
+def small_talk_name(embedder: Embedder) -> str:
+    """The name the small-talk phrases' vectors are shipped under, for this encoder."""
+    return f"smalltalk/{embedder.name}"
+
+
+def _small_talk_vectors(embedder: Embedder) -> tuple[Vectors, list[tuple[str, str | None]]]:
+    """The small-talk phrases' vectors (shipped, or encoded once) and their (intent, language)."""
+    with _SHARED_LOCK:
+        found = _SHARED_SMALLTALK.get(embedder.name)
+        if found is None:
+            phrases = smalltalk.exemplars()
+            texts = [t for t, _i, _l in phrases]
+            table = encode_texts(embedder, texts, load_shipped(small_talk_name(embedder)),
+                                 as_queries=True)
+            matrix = np.stack([table[text_key(t)] for t in texts]).astype(np.float32)
+            labels = [(intent, language) for _text, intent, language in phrases]
+            found = _SHARED_SMALLTALK[embedder.name] = (matrix, labels)
+        return found
+
+
 # Indexes of the shipped (immutable) content by encoder name; PassageIndex is thread-safe.
 _SHARED_INDEXES: dict[str, PassageIndex] = {}
 _SHARED_DETECTORS: dict[str, RedFlagDetector] = {}
+_SHARED_SMALLTALK: dict[str, tuple[Vectors, list[tuple[str, str | None]]]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -223,6 +257,9 @@ class Understanding:
                     follow_up = False
         ranked = self.index.rank(hits, limit=limit + len(last_passages))
         if not ranked:
+            talk = self._small_talk_by_meaning(text)
+            if talk is not None:
+                return Understood(intent=talk.intent, intent_language=talk.language)
             return Understood(follow_up=follow_up)
         best = ranked[0]
         others = [h for h in ranked[1:] if h.passage.id not in last_passages]
@@ -239,6 +276,21 @@ class Understanding:
         fresh = [h for h in ranked if h.passage.id not in last_passages][:limit]
         return Understood(passages=tuple(fresh), follow_up=follow_up,
                           topic=fresh[0].passage.topic if fresh else None)
+
+    def _small_talk_by_meaning(self, text: str) -> smalltalk.SmallTalk | None:
+        """The small talk a message means when its words are not in the phrase lists."""
+        if self.embedder is None or len(text.split()) > SMALLTALK_MAX_TOKENS:
+            return None
+        vector = self.encode(text)
+        if vector is None:
+            return None
+        matrix, labels = _small_talk_vectors(self.embedder)
+        sims = matrix @ vector
+        best = int(np.argmax(sims))
+        if float(sims[best]) < SMALLTALK_COSINE:
+            return None
+        intent, language = labels[best]
+        return smalltalk.SmallTalk(intent, language)
 
     @staticmethod
     def _with_context(

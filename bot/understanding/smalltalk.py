@@ -57,6 +57,18 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(fold(text)))
 
 
+def exemplars() -> list[tuple[str, str, str | None]]:
+    """Every small-talk phrase as written: (text, intent, language), for meaning-based matching."""
+    raw = resources.files("bot.understanding").joinpath("data", "smalltalk.yaml")
+    data = yaml.load(raw.read_text("utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
+    out: list[tuple[str, str, str | None]] = []
+    for intent, by_language in (data.get("intents") or {}).items():
+        for language, items in by_language.items():
+            spoken = READ_AS.get(str(language), str(language))
+            out.extend((str(item), str(intent), spoken) for item in items)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Lexicon:
     phrases: dict[tuple[str, ...], tuple[str, str]]  # tokens -> (intent, language)

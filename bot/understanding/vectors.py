@@ -67,11 +67,24 @@ def encode_missing(
     embedder: Embedder, passages: Sequence[Passage], known: Mapping[str, Vectors], batch: int = 32
 ) -> dict[str, Vectors]:
     """The known vectors plus those of every passage text that had none."""
+    return encode_texts(embedder, [t for _i, t in passage_rows(passages)], known, batch=batch)
+
+
+def encode_texts(
+    embedder: Embedder,
+    texts: Sequence[str],
+    known: Mapping[str, Vectors],
+    *,
+    as_queries: bool = False,
+    batch: int = 32,
+) -> dict[str, Vectors]:
+    """The known vectors plus those of every text that had none (queries or passages)."""
     table = dict(known)
-    todo = missing_texts(passages, table)
+    todo = list(dict.fromkeys(t for t in texts if text_key(t) not in table))
+    encode = embedder.embed_queries if as_queries else embedder.embed_passages
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        for text, vector in zip(chunk, embedder.embed_passages(chunk), strict=True):
+        for text, vector in zip(chunk, encode(chunk), strict=True):
             table[text_key(text)] = vector
     return table
 
@@ -79,12 +92,18 @@ def encode_missing(
 def save(encoder: str, passages: Sequence[Passage], table: Mapping[str, Vectors],
          path: Path | None = None) -> Path:
     """Write the vectors the passages use (and only those) for `encoder`; returns the path."""
-    path = path or vectors_path(encoder)
+    return save_texts(encoder, [t for _i, t in passage_rows(passages)], table, path)
+
+
+def save_texts(name: str, texts: Sequence[str], table: Mapping[str, Vectors],
+               path: Path | None = None) -> Path:
+    """Write the vectors of these texts (and only those) under `name`; returns the path."""
+    path = path or vectors_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = list(dict.fromkeys(text_key(t) for _i, t in passage_rows(passages)))
+    keys = list(dict.fromkeys(text_key(t) for t in texts))
     # float16 halves the file; cosine rankings are unchanged at this precision.
     matrix = np.stack([table[k] for k in keys]).astype(np.float16)
     with path.open("wb") as handle:
-        np.savez_compressed(handle, encoder=np.array(encoder), keys=np.array(keys),
+        np.savez_compressed(handle, encoder=np.array(name), keys=np.array(keys),
                             vectors=matrix)
     return path

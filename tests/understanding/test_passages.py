@@ -70,3 +70,12 @@ def test_the_shipped_vectors_are_current_for_the_default_encoder() -> None:
     shipped = vectors.load_shipped(DEFAULT_ENCODER)
     missing = vectors.missing_texts(passages, shipped)
     assert not missing, f"{len(missing)} passage texts have no vectors: run `healthbot kb embed`"
+
+
+def test_the_shipped_small_talk_vectors_are_current_for_the_default_encoder() -> None:
+    from bot.understanding import smalltalk
+
+    shipped = vectors.load_shipped(f"smalltalk/{DEFAULT_ENCODER}")
+    phrases = [text for text, _intent, _language in smalltalk.exemplars()]
+    missing = [p for p in phrases if vectors.text_key(p) not in shipped]
+    assert not missing, f"{len(missing)} small-talk phrases have no vectors: `healthbot kb embed`"
