@@ -14,6 +14,7 @@ retrieval and a queued answer in the same process share it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -120,6 +121,11 @@ def build_index(passages: Sequence[Passage], embedder: Embedder | None) -> Passa
                         len(missing), embedder.name)
         vectors = encode_missing(embedder, passages, shipped)
     return PassageIndex(passages, vectors)
+
+
+@functools.cache
+def _small_talk_words() -> dict[str, frozenset[str]]:
+    return smalltalk.intent_words()
 
 
 def small_talk_name(embedder: Embedder) -> str:
@@ -290,6 +296,10 @@ class Understanding:
         if float(sims[best]) < SMALLTALK_COSINE:
             return None
         intent, language = labels[best]
+        # Meaning alone is not enough for a short message ("question one" sits as close to
+        # "what can I ask"): it must also say some of that small talk's own words.
+        if not smalltalk.shares_words(text, _small_talk_words()[intent]):
+            return None
         return smalltalk.SmallTalk(intent, language)
 
     @staticmethod

@@ -69,6 +69,32 @@ def exemplars() -> list[tuple[str, str, str | None]]:
     return out
 
 
+# Words too common to tell small talk from anything else.
+_COMMON = frozenset(
+    [
+        "a", "an", "the", "i", "you", "u", "me", "my", "is", "are", "am", "to", "of", "and", "or",
+        "it", "this", "that", "so", "do", "be", "de", "la", "le", "el", "o", "e", "y", "et", "na",
+        "ni", "ya", "wa", "ki", "ka", "se", "que", "en", "un", "une", "um", "uma",
+    ]
+)
+
+
+def intent_words() -> dict[str, frozenset[str]]:
+    """The distinctive words of each intent's phrases (casefolded, accents dropped)."""
+    words: dict[str, set[str]] = {}
+    for text, intent, _language in exemplars():
+        words.setdefault(intent, set()).update(t for t in _tokens(text) if t not in _COMMON)
+    return {intent: frozenset(found) for intent, found in words.items()}
+
+
+def shares_words(text: str, words: frozenset[str]) -> bool:
+    """True when a message says enough of an intent's own words to be that small talk:
+    two of them, or one in a message of at most three words ("valeu demais")."""
+    tokens = [t for t in _tokens(text) if t not in _COMMON]
+    shared = len(set(tokens) & words)
+    return shared >= 2 or (len(tokens) <= 3 and shared >= 1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Lexicon:
     phrases: dict[tuple[str, ...], tuple[str, str]]  # tokens -> (intent, language)
