@@ -1,4 +1,4 @@
-# healthbot web process: migrations, then gunicorn serving create_app().
+# healthbot web process: migrations, then `healthbot serve` (gunicorn, one app per worker).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from sqlalchemy import text
+from flask import Flask, Response, g, jsonify, request
 
 import safety
+from bot import metrics
 from bot.config import Settings, load_settings
+from bot.logging_setup import configure_logging, new_request_id, request_id
 from bot.outbound import Messenger
 from bot.ports import Alerter, ChatModel
 from bot.services import Services, build_services
 from bot.store import migrate
+from bot.webhook.health import readiness
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +35,7 @@ def create_app(
 ) -> Flask:
     """Build the Flask app. SQLite is brought to the latest migration unless told otherwise."""
     settings = settings or load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     if upgrade_db is None:
         upgrade_db = settings.is_sqlite  # an embedded database looks after itself
@@ -65,9 +65,56 @@ def create_app(
     init_admin(app, services)  # the staff console: JSON API, pages, session secret
     # Compile the safety rules now rather than inside the first person's answer deadline.
     safety.assess("warm-up")
+    _register_request_id(app)
     _register_health(app, services)
+    _register_metrics(app, services)
     _register_errors(app)
     return app
+
+
+def _register_request_id(app: Flask) -> None:
+    """Give each request an id (the caller's X-Request-Id if plain), on its logs and response."""
+
+    @app.before_request
+    def bind_request_id() -> None:
+        rid = new_request_id(request.headers.get("X-Request-Id"))
+        g.request_id = rid
+        g.request_id_token = request_id.set(rid)
+
+    @app.after_request
+    def expose_request_id(response: Response) -> Response:
+        rid = g.get("request_id")
+        if rid:
+            response.headers["X-Request-Id"] = rid
+        return response
+
+    @app.teardown_request
+    def unbind_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            # Torn down in another context, the id dies with that context anyway.
+            with contextlib.suppress(ValueError):
+                request_id.reset(token)
+
+
+def _register_metrics(app: Flask, services: Services) -> None:
+    allow = services.settings.metrics_allow_networks
+
+    @app.get("/metrics")
+    def prometheus() -> Any:
+        if not metrics.address_allowed(request.remote_addr, request.headers, allow):
+            token = metrics.bearer_token(request.headers)
+            console = app.extensions.get("healthbot_console")
+            if not token or console is None or console.token_actor(token) is None:
+                response = Response(
+                    "metrics: only from loopback, HEALTHBOT_METRICS_ALLOW, or with a staff API "
+                    "token (Authorization: Bearer hbt_...)\n",
+                    status=401, content_type="text/plain; charset=utf-8")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="healthbot-metrics"'
+                return response
+        body, content_type = metrics.render(services)
+        return Response(body, status=200, content_type=content_type,
+                        headers={"Cache-Control": "no-store"})
 
 
 def _register_health(app: Flask, services: Services) -> None:
@@ -77,15 +124,10 @@ def _register_health(app: Flask, services: Services) -> None:
 
     @app.get("/readyz")
     def readyz() -> Any:
-        try:
-            with services.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            at_head = migrate.is_at_head(services.engine)
-        except Exception as exc:
-            return jsonify(status="unavailable", database=type(exc).__name__), 503
-        if not at_head:
-            return jsonify(status="unavailable", database="ok", migrations="behind"), 503
-        return jsonify(status="ok", database="ok", migrations="head")
+        # Database, migrations and Redis, each within a deadline: a hung dependency answers
+        # "unavailable" in about a second instead of hanging the load balancer's probe.
+        body, status = readiness(services)
+        return jsonify(body), status
 
 
 def _register_errors(app: Flask) -> None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import secrets
+import shutil
+import socket
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.pipeline import Replayed
+    from bot.services import Services
 
 
 def _settings() -> Settings:
@@ -22,7 +31,23 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _Healthbot(click.Group):
+    """The command group: a database that can't be used is one line with what to do next."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            try:
+                url = load_settings().sqlalchemy_url
+            except ConfigError:
+                url = "DATABASE_URL"
+            raise click.ClickException(_database_problem(exc, url)) from None
+
+
+@click.group(cls=_Healthbot)
 def main() -> None:
     """healthbot: a careful WhatsApp health assistant."""
 
@@ -30,25 +55,35 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="gunicorn processes")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1),
+              help="threads per process")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Run the bot's web server (gunicorn) on the configured database and model."""
-    from gunicorn.app.base import BaseApplication
+    """Run the bot's web server (gunicorn) on the configured database and model.
 
-    from bot.app import create_app
-
+    The master process only checks the set-up (settings, port, database, models) and compiles
+    the safety rules, which the workers share; each worker builds its own app, database pool,
+    clients and threads after the fork, so no connection is ever shared between processes.
+    """
     settings = _settings()
     if "public_url" not in settings.model_fields_set:
         # Unset, the URL Twilio (or `healthbot chat`) signs is the one this server listens on.
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    services = app.extensions["bot"]
-    if services.dev_token:
+    _check_port(host, port)
+    # Before prometheus_client is imported: every worker writes its samples there.
+    metrics_dir, made_dir = _metrics_dir()
+
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.errors import AppImportError
+
+    from bot.app import create_app
+    from bot.logging_setup import JsonGunicornLogger, TextGunicornLogger, configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    dev_token = _preflight(settings)
+    if dev_token:
         banner = "!" * 78
         click.secho(
             f"{banner}\n  DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set.\n"
@@ -58,25 +93,200 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         )
     click.echo(
         f"healthbot on http://{host}:{port}  database={_redact(settings.sqlalchemy_url)}  "
-        f"model={settings.model}  webhook=POST /twilio/whatsapp  public={settings.public_url}",
+        f"model={settings.model}  webhook=POST /twilio/whatsapp  public={settings.public_url}  "
+        f"workers={workers}",
         err=True,
     )
+    logger_class = TextGunicornLogger if settings.log_format == "text" else JsonGunicornLogger
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 60)
+            self.cfg.set("preload_app", False)  # the app is built in each worker, after the fork
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("errorlog", "-")
+            self.cfg.set("loglevel", settings.log_level.lower())
+            self.cfg.set("logger_class", logger_class)
+            self.cfg.set("worker_exit", _worker_exit)
+            self.cfg.set("child_exit", _child_exit)
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn >= 24 opens a control socket in $HOME, shared by every server there.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
-            return app
+            # Runs in each worker process, after the fork.
+            try:
+                return create_app(settings, upgrade_db=False)
+            except ConfigError as exc:
+                raise AppImportError(f"Error: {exc}") from None
 
     try:
         _Server().run()
     finally:
+        if made_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _worker_exit(_server: Any, worker: Any) -> None:
+    """gunicorn hook, in the exiting worker: close its database pool, clients and threads."""
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", None) or {}
+    services = extensions.get("bot")
+    if services is not None:
         services.close()
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """gunicorn hook, in the master: a dead worker's live gauges no longer count."""
+    from bot import metrics
+
+    metrics.mark_process_dead(worker.pid)
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """PROMETHEUS_MULTIPROC_DIR, emptied (or a fresh temporary folder); True when we made it."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # samples of an earlier run would be added in
+            stale.unlink()
+        return folder, False
+    folder = Path(tempfile.mkdtemp(prefix="healthbot-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder, True
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line when the address is taken, before gunicorn retries and complains."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another healthbot?): stop it, "
+                    f"or use --port {port + 1}"
+                ) from None
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}): use another --host or --port"
+            ) from None
+
+
+def _preflight(settings: Settings) -> bool:
+    """Check everything a worker needs before forking any; return True in development mode.
+
+    Opens nothing that outlives it: engines are disposed, model clients closed. The safety
+    rules are compiled here, once, and shared by the forked workers.
+    """
+    import safety
+    from bot.knowledge import KnowledgeBase
+    from bot.llm.factory import build_chat_model
+    from bot.services import build_alerters
+
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    _check_database(settings, upgrade=settings.is_sqlite)
+    try:
+        _chat_model, closers = build_chat_model(settings, knowledge=KnowledgeBase.load())
+        for close in closers:
+            close()
+        with httpx.Client() as probe:
+            build_alerters(settings, probe)
+        # Made once here: workers racing to create the development secret would disagree.
+        _token, dev = settings.webhook_auth_token(create=True)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    safety.assess("warm-up")
+    return dev
+
+
+def _check_database(settings: Settings, *, upgrade: bool) -> None:
+    """Say in one line what to do when the database can't be used; migrate SQLite if asked.
+
+    An unreachable PostgreSQL is only a warning: the web process still answers from the
+    safety layer and spools messages until it is back.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from bot.store import migrate
+
+    url = settings.sqlalchemy_url
+    if settings.is_sqlite:
+        problem = _sqlite_problem(url)
+        if problem:
+            raise click.ClickException(problem)
+        if upgrade:
+            try:
+                migrate.upgrade(url)
+            except Exception as exc:
+                raise click.ClickException(_database_problem(exc, url)) from None
+            return
+    engine = create_engine(url, poolclass=NullPool,
+                           connect_args={} if settings.is_sqlite else {"connect_timeout": 3})
+    try:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision(url)
+    except Exception as exc:
+        click.echo(f"warning: {_database_problem(exc, url)}; starting anyway (messages are "
+                   "answered by the safety layer and spooled until it is back)", err=True)
+        return
+    finally:
+        engine.dispose()
+    if current is None:
+        raise click.ClickException(
+            f"the database {_redact(url)} has no healthbot tables yet: run `healthbot db upgrade`"
+        )
+    if current != head:
+        raise click.ClickException(
+            f"the database {_redact(url)} is at revision {current}, this release needs {head}: "
+            "run `healthbot db upgrade`"
+        )
+
+
+def _sqlite_problem(url: str) -> str | None:
+    """Why a SQLite URL can't work (missing folder, a folder given as the file), or None."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    path = Path(database)
+    if not path.parent.is_dir():
+        return (f"the SQLite database's folder {path.parent} does not exist: create it, or set "
+                "DATABASE_URL to a file in an existing folder (sqlite:////abs/path/healthbot.db)")
+    if path.is_dir():
+        return f"{path} is a folder, not a SQLite file: set DATABASE_URL to a file path"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"cannot write to the SQLite database {path}: check its permissions"
+    return None
+
+
+def _database_problem(exc: BaseException, url: str) -> str:
+    """One line saying what went wrong with the database and what to do next."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    lowered = first.lower()
+    where = _redact(url)
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return f"the database {where} has no healthbot tables: run `healthbot db upgrade`"
+    if "unable to open database file" in lowered:
+        return (f"cannot open the SQLite database {where}: check that its folder exists and is "
+                "writable (DATABASE_URL)")
+    if "does not exist" in lowered and "database" in lowered:
+        return f"{first}: create it (createdb), or fix DATABASE_URL"
+    if "authentication" in lowered or "password" in lowered:
+        return (f"the database refused the login ({first}): check the user and password in "
+                "DATABASE_URL")
+    if any(word in lowered for word in ("refused", "could not connect", "timeout", "timed out",
+                                        "connection", "resolve", "name or service")):
+        return f"cannot reach the database {where} ({first}): is it running? check DATABASE_URL"
+    return f"database error at {where}: {type(exc).__name__}: {first}"
 
 
 @main.command()
@@ -93,7 +303,7 @@ def chat(url: str | None, sign_url: str | None, sender: str, name: str,
 
     settings = _settings()
     try:
-        token, _dev = settings.webhook_auth_token(create=False)
+        token, dev = settings.webhook_auth_token(create=False)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     url = url or f"{settings.public_url}/twilio/whatsapp"
@@ -118,8 +328,29 @@ def chat(url: str | None, sign_url: str | None, sender: str, name: str,
         headers = {"X-Twilio-Signature": sign(token, signed_url, form)}
         try:
             response = httpx.post(url, data=form, headers=headers, timeout=60.0)
+        except httpx.ConnectError:
+            raise click.ClickException(
+                f"nothing answers at {url}: start it with `healthbot serve` "
+                "(or point --url at the running bot)"
+            ) from None
+        except httpx.TimeoutException:
+            raise click.ClickException(
+                f"{url} did not answer within 60 s: is the bot overloaded or stuck? "
+                "see its log"
+            ) from None
         except httpx.HTTPError as exc:
             raise click.ClickException(f"cannot reach {url}: {exc}") from None
+        if response.status_code == 403:
+            secret = ("the development secret in " + str(settings.dev_token_path())
+                      if dev else "TWILIO_AUTH_TOKEN")
+            raise click.ClickException(
+                f"the bot refused the signature (403): this request was signed with {secret} "
+                f"for {signed_url}; the server must use the same token and its "
+                "HEALTHBOT_PUBLIC_URL + /twilio/whatsapp must equal that URL (else pass "
+                "--sign-url with the URL it checks)"
+                + (f"; it said: {response.text.strip()[:120]}"
+                   if "AccountSid" in response.text else "")
+            )
         if response.status_code != 200:
             raise click.ClickException(
                 f"the bot answered HTTP {response.status_code}: {response.text.strip()[:300]}"
@@ -167,44 +398,121 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.sqlalchemy_url, revision)
-    click.echo(f"database at {revision}: {_redact(settings.sqlalchemy_url)}")
+    url = settings.sqlalchemy_url
+    problem = _sqlite_problem(url) if settings.is_sqlite else None
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        migrate.upgrade(url, revision)
+    except Exception as exc:
+        raise click.ClickException(_database_problem(exc, url)) from None
+    click.echo(f"database at {revision}: {_redact(url)}")
 
 
 @db.command("replay-spool")
 def db_replay_spool() -> None:
-    """Store the messages that were spooled while the database was down."""
+    """Store the messages spooled while the database was down, and tell each person.
+
+    Each runs the whole receive path: commands take effect (STOP, DELETE YES, HUMAN...), the
+    rules run, emergencies are escalated to staff. With Twilio credentials the person then gets
+    what they would have got (the command's answer, the model's answer to a question).
+    """
     from pydantic import ValidationError
 
+    from bot.admin.console import Console
+    from bot.admin.security import app_secret
+    from bot.errors import StoreError
     from bot.pipeline import record_spooled
     from bot.schemas import InboundMessage
     from bot.services import build_services
-    from bot.webhook.spool import spooled
+    from bot.store.uow import use_erasure_key
+    from bot.webhook.spool import spool_entries
 
     settings = _settings()
     services = build_services(settings, background=False)
-    stored = skipped = 0
+    secret = app_secret(settings)
+    use_erasure_key(services.sessions, secret)
+    # A replayed DELETE YES is audited like one that arrived over WhatsApp.
+    services.on_erase = Console(services, secret).record_self_erasure
+    tell = services.messenger is not None
+    stored = known = skipped = failed = told = 0
     try:
-        for path, form in spooled(settings.instance_dir):
-            try:
-                msg = InboundMessage.model_validate(form)
-            except ValidationError as exc:
-                click.echo(f"skipped {path.name}: {exc.errors()[0]['msg']}", err=True)
+        for entry in spool_entries(settings.instance_dir):
+            name = entry.path.name
+            if entry.error is not None:
+                click.echo(f"skipped {name}: {entry.error}", err=True)
                 skipped += 1
                 continue
-            if record_spooled(msg, uow=services.uow(), notify_staff=services.notify_staff):
-                stored += 1
-            path.unlink()
-        services.alerts.retry_due()  # the staff alerts the replay recorded go out now
+            try:
+                msg = InboundMessage.model_validate(entry.form)
+            except ValidationError as exc:
+                click.echo(f"skipped {name}: {exc.errors()[0]['msg']}", err=True)
+                skipped += 1
+                continue
+            try:
+                result = record_spooled(
+                    msg, uow=services.uow(), notify_staff=services.notify_staff,
+                    on_erase=services.on_erase, config=services.pipeline_config,
+                    understanding=services.understanding, now=entry.spooled_at, tell=tell,
+                )
+            except StoreError as exc:
+                raise click.ClickException(
+                    f"the database is still unavailable ({exc}); the spool is kept: run "
+                    "`healthbot db replay-spool` again once it is back"
+                ) from None
+            except Exception as exc:
+                click.echo(f"failed {name}: {type(exc).__name__}; kept for the next replay",
+                           err=True)
+                failed += 1
+                continue
+            entry.path.unlink()
+            if not result.stored:
+                known += 1
+                continue
+            stored += 1
+            services.dispatch_alerts(result.alert_ids)
+            if tell and _tell_replayed(services, result, name):
+                told += 1
+        services.alerts.retry_due()  # alerts whose first send failed go out again now
     finally:
         services.close()
-    click.echo(f"replayed spool: {stored} stored, {skipped} skipped")
+    told_note = (f", {told} replied to through Twilio" if tell
+                 else "; no Twilio credentials, so nobody was told")
+    click.echo(f"replayed spool: {stored} stored, {known} already stored or erased, "
+               f"{skipped} skipped, {failed} failed{told_note}")
+    if failed:
+        raise SystemExit(1)
+
+
+def _tell_replayed(services: Services, result: Replayed, name: str) -> bool:
+    """Send a replayed message's replies through the Messenger, and queue its answer."""
+    from bot.outbound import OutsideWindow, SendFailed, send_recorded
+
+    messenger = services.require_messenger()
+    try:
+        for text in result.unrecorded:  # the erasure confirmation: sent, never stored
+            messenger.send_text(result.to, text, status_callback=None)
+        if result.send_ids:
+            send_recorded(services.uow, messenger, result.send_ids,
+                          status_callback=services.status_callback_url,
+                          template_for=services.template_for("answer"))
+        if result.answer_id is not None and result.contact_id is not None:
+            services.enqueue_answer(result.contact_id, result.answer_id)
+    except (OutsideWindow, SendFailed) as exc:
+        click.echo(f"could not tell the sender of {name}: {exc}", err=True)
+        return False
+    return bool(result.unrecorded or result.send_ids or result.answer_id is not None)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="exit once the queue is empty")
-def worker(burst: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=0,
+              help="serve this worker's Prometheus metrics on this port (0: off)")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="the address the metrics port listens on")
+def worker(burst: bool, metrics_port: int, metrics_host: str) -> None:
     """Run a queue worker: slow answers, staff replies and alerts, from Redis (REDIS_URL)."""
+    from bot.logging_setup import configure_logging
     from bot.services import build_services
     from bot.tasks import run_worker
 
@@ -213,10 +521,17 @@ def worker(burst: bool) -> None:
         raise click.ClickException(
             "REDIS_URL is not set: without Redis, jobs run in threads inside `healthbot serve`"
         )
+    configure_logging(settings.log_level, settings.log_format)
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    _check_database(settings, upgrade=False)
     try:
         services = build_services(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
     click.echo(f"healthbot worker on {_redact_redis(settings.redis_url)}  "
                f"database={_redact(settings.sqlalchemy_url)}  model={settings.model}", err=True)
     try:
@@ -244,17 +559,40 @@ def _redact_redis(url: str) -> str:
 @click.option("--mode", type=click.Choice(["single", "contemplate"]), default=None,
               help="also run the cases through the model path in this mode [HEALTHBOT_MODE]")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="only the first N cases")
+@click.option("--semantic/--no-semantic", default=None,
+              help="add the semantic red-flag second opinion and say which layer caught each "
+                   "emergency [default: on when the encoder loads]")
 def eval_(path: Path, as_json: bool, model_spec: str | None, mode: str | None,
-          limit: int | None) -> None:
+          limit: int | None, semantic: bool | None) -> None:
     """Measure the triage rules on a labelled JSONL file; with --model/--mode the model path too."""
     from safety.evaluation import evaluate, format_report, load_cases
 
-    result = evaluate(list(load_cases(path))[:limit])
+    second_opinion = None
+    status = "off (--no-semantic)"
+    if semantic is not False:
+        from bot.errors import EmbedderUnavailable
+        from bot.understanding.redflags import load_default_detector
+
+        try:
+            # Quiet: `--json` must stay one JSON object; a stale bank is named in `status`.
+            detector = load_default_detector(quiet=True)
+        except EmbedderUnavailable as exc:
+            if semantic:
+                raise click.ClickException(f"--semantic: {exc}") from None
+            status = f"off ({exc})"
+        else:
+            second_opinion = detector.check
+            status = f"on ({detector.embedder.name})" + (
+                f", {detector.encoded_now} stale exemplar vectors encoded now: run "
+                "`python -m bot.understanding.redflags`" if detector.encoded_now else "")
+    result = evaluate(list(load_cases(path))[:limit], second_opinion=second_opinion)
+    result["semantic"] = status
     if model_spec is None and mode is None:
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         else:
             click.echo(format_report(result))
+            click.echo(f"semantic second opinion: {result['semantic']}")
         return
     from bot.model_eval import evaluate_configured, format_model_report
     from bot.model_eval import load_cases as load_model_cases
@@ -269,6 +607,7 @@ def eval_(path: Path, as_json: bool, model_spec: str | None, mode: str | None,
                               ensure_ascii=False, indent=2))
     else:
         click.echo(format_report(result))
+        click.echo(f"semantic second opinion: {result['semantic']}")
         click.echo()
         click.echo(format_model_report(model_result))
 
@@ -449,6 +788,86 @@ def retention(days: int, dry_run: bool) -> None:
         console.services.close()
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
+@main.command("eval-answers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--misses", type=click.IntRange(min=0), default=0, show_default=True,
+              help="list this many missed cases")
+def eval_answers(path: Path, as_json: bool, misses: int) -> None:
+    """Measure understanding on labelled conversations: passages, follow-ups, small talk."""
+    from bot.understanding import evaluation
+
+    understanding = _understanding()
+    try:
+        result = evaluation.evaluate(understanding, evaluation.load_cases(path))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(evaluation.format_report(result, misses=misses))
+
+
+@main.group()
+def kb() -> None:
+    """The vetted knowledge base: passages and their precomputed vectors."""
+
+
+@kb.command("embed")
+@click.option("--check", is_flag=True, help="only say whether the shipped vectors are stale")
+def kb_embed(check: bool) -> None:
+    """Compute the passages' vectors for the configured encoder and write them beside them."""
+    from bot.knowledge.passages import load_passages
+    from bot.understanding import smalltalk, vectors
+    from bot.understanding.service import small_talk_name
+
+    embedder = _embedder()
+    if embedder is None:
+        raise click.ClickException("no encoder is configured (HEALTHBOT_EMBEDDINGS=none)")
+    passages, _titles = load_passages()
+    shipped = vectors.load_shipped(embedder.name)
+    missing = vectors.missing_texts(passages, shipped)
+    if check:
+        if missing:
+            raise click.ClickException(
+                f"{len(missing)} passage texts have no vectors for {embedder.name}: "
+                "run `healthbot kb embed`"
+            )
+        click.echo(f"vectors for {embedder.name} are up to date ({len(passages)} passages)")
+        return
+    click.echo(f"encoding {len(missing)} new texts with {embedder.name}…")
+    table = vectors.encode_missing(embedder, passages, shipped)
+    path = vectors.save(embedder.name, passages, table)
+    click.echo(f"wrote {path} ({len(passages)} passages)")
+    # The small-talk phrases, matched by meaning when their words differ.
+    name = small_talk_name(embedder)
+    phrases = [text for text, _intent, _language in smalltalk.exemplars()]
+    table = vectors.encode_texts(embedder, phrases, vectors.load_shipped(name), as_queries=True)
+    click.echo(f"wrote {vectors.save_texts(name, phrases, table)} ({len(phrases)} phrases)")
+
+
+def _embedder() -> Any:
+    from bot.errors import EmbedderUnavailable
+    from bot.understanding.embedder import build_embedder
+
+    settings = _settings()
+    client = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+    try:
+        return build_embedder(
+            settings.embeddings, client=client, openai_base_url=settings.openai_base_url,
+            openai_api_key=(settings.openai_api_key.get_secret_value()
+                            if settings.openai_api_key else None),
+        )
+    except EmbedderUnavailable as exc:
+        raise click.ClickException(f"HEALTHBOT_EMBEDDINGS: {exc}") from None
+
+
+def _understanding() -> Any:
+    from bot.understanding import Understanding
+
+    return Understanding.load(_embedder())
 
 
 def _redact(url: str) -> str:

@@ -6,6 +6,7 @@ down. A missing or malformed setting becomes one clear `ConfigError` line, never
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -16,6 +17,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN_FILE = "dev_twilio_auth_token"  # noqa: S105 - a file name, not a secret
+# The database URL schemes the bot runs on (SQLAlchemy dialect+driver; psycopg 3 for PostgreSQL).
+SUPPORTED_DATABASES = frozenset({
+    "sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg",
+})
 
 
 class ConfigError(Exception):
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
     )
 
     model: str = Field(default="offline", alias="HEALTHBOT_MODEL")
+    # The sentence encoder behind retrieval and the semantic safety check: auto (the bundled
+    # multilingual E5 when it loads, else words only), e5, none, st/NAME or provider/model.
+    embeddings: str = Field(default="auto", alias="HEALTHBOT_EMBEDDINGS")
+    # The semantic red-flag check beside the rules (needs an encoder); it can only raise a level.
+    semantic_triage: bool = Field(default=True, alias="HEALTHBOT_SEMANTIC_TRIAGE")
     fallback_models: str = Field(default="", alias="HEALTHBOT_FALLBACK_MODELS")
     mode: Literal["single", "contemplate"] = Field(default="single", alias="HEALTHBOT_MODE")
     perspectives: str = Field(
@@ -92,6 +102,11 @@ class Settings(BaseSettings):
     template_answer: str | None = Field(default=None, alias="HEALTHBOT_TEMPLATE_ANSWER")
     template_staff_reply: str | None = Field(default=None, alias="HEALTHBOT_TEMPLATE_STAFF_REPLY")
     log_level: str = Field(default="INFO", alias="HEALTHBOT_LOG_LEVEL")
+    # "json": one JSON object per line (what log collectors parse); "text": one readable line.
+    log_format: Literal["json", "text"] = Field(default="json", alias="HEALTHBOT_LOG_FORMAT")
+    # Who may scrape GET /metrics without a staff API token, besides loopback: addresses and
+    # CIDRs, e.g. "10.0.0.0/8,192.0.2.7".
+    metrics_allow: str = Field(default="", alias="HEALTHBOT_METRICS_ALLOW")
 
     @field_validator("public_url", "twilio_api_base_url", "openai_base_url",
                      "anthropic_base_url", "gemini_base_url")
@@ -135,7 +150,27 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:
         if value and "://" not in value:
             raise ValueError("must be a SQLAlchemy URL like postgresql+psycopg://user@host/db")
+        if value:
+            scheme = value.split("://", 1)[0].lower()
+            if scheme not in SUPPORTED_DATABASES:
+                raise ValueError(
+                    f"{scheme} is not supported: use postgresql://user:password@host/db "
+                    "(psycopg 3) or sqlite:///path/to/file.db"
+                )
         return value or None
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_allow(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{item.strip()!r} is not an address or a CIDR like 10.0.0.0/8"
+                    ) from None
+        return value
 
     @field_validator("model")
     @classmethod
@@ -175,6 +210,11 @@ class Settings(BaseSettings):
     @property
     def perspective_list(self) -> list[str]:
         return [p.strip() for p in self.perspectives.split(",") if p.strip()]
+
+    @property
+    def metrics_allow_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(item.strip(), strict=False)
+                for item in self.metrics_allow.split(",") if item.strip()]
 
     @property
     def oncall_number_list(self) -> list[str]:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot import metrics
 from bot.outbound import OutsideWindow, SendFailed, send_recorded
 from bot.pipeline import answer_inbound, answer_key
 from bot.store.models import Contact, Message, SafetyEvent, utcnow
@@ -88,8 +89,10 @@ def answer(services: Services, inbound_id: int) -> str:
         config=services.pipeline_config,
         notify_staff=services.notify_staff,
         delivery="rest",
+        understanding=services.understanding,
     )
     services.after_reply(reply)
+    metrics.observe_reply(reply)
     sent = deliver(services, reply.message_ids, purpose=ANSWER)
     return f"sent {len(sent)} of {len(reply.message_ids)}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -9,6 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # Twilio caps a WhatsApp body at 1,600 characters; anything longer did not come from Twilio.
 MAX_INBOUND_BODY = 1600
 MAX_MEDIA = 10
+# What no database will store: PostgreSQL text refuses NUL, and a lone surrogate can't be encoded
+# as UTF-8 at all. Removed from every field before parsing; the spool keeps the raw form.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Return the text without the characters a database refuses (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
 
 
 class MediaItem(BaseModel):
@@ -66,10 +75,13 @@ class InboundMessage(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _collect_media(cls, data: Any) -> Any:
-        # MediaUrl0..N / MediaContentType0..N arrive as flat form fields.
+        # Storable text first; then MediaUrl0..N / MediaContentType0..N, flat form fields.
         if not isinstance(data, dict):
             return data
-        data = dict(data)
+        data = {
+            (storable(k) if isinstance(k, str) else k): (storable(v) if isinstance(v, str) else v)
+            for k, v in data.items()
+        }
         try:
             count = int(data.get("NumMedia") or 0)
         except ValueError:

@@ -12,8 +12,10 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.admin.security import app_secret
 from bot.alerts import StaffAlerts, TwilioAlerter, WebhookAlerter
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.errors import EmbedderUnavailable
 from bot.knowledge import KnowledgeBase
 from bot.llm.factory import build_chat_model
 from bot.llm.offline import OfflineModel
@@ -29,8 +31,18 @@ from bot.outbound import (
 from bot.pipeline import EraseHook, PipelineConfig, Reply
 from bot.ports import Alerter, ChatModel
 from bot.store.models import utcnow
-from bot.store.uow import SqlUnitOfWork, make_engine, session_factory
-from bot.tasks import Executor, FailedJob, InlineExecutor, RqExecutor, ThreadExecutor
+from bot.store.uow import SqlUnitOfWork, make_engine, session_factory, use_erasure_key
+from bot.tasks import (
+    JOB_MARGIN_S,
+    Executor,
+    FailedJob,
+    InlineExecutor,
+    PeriodicLock,
+    RqExecutor,
+    ThreadExecutor,
+)
+from bot.understanding import Understanding
+from bot.understanding.embedder import build_embedder
 
 if TYPE_CHECKING:
     from bot.store.models import Contact, Message, SafetyEvent
@@ -39,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # How often pending staff alerts whose next try is due are sent again.
 ALERT_RETRY_S = 30.0
+# In the instance folder: whoever holds an exclusive lock on it runs the periodic work.
+PERIODIC_LOCK_FILE = "periodic.lock"
 
 
 class MessengerNotConfigured(Exception):
@@ -52,6 +66,7 @@ class Services:
     sessions: sessionmaker[Session]
     chat_model: ChatModel
     knowledge: KnowledgeBase
+    understanding: Understanding
     webhook_token: str
     dev_token: bool
     pipeline_config: PipelineConfig
@@ -290,11 +305,15 @@ def build_services(
     """Build every long-lived object the app needs from the settings."""
     engine = make_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
+    # Erased people's message ids are kept as keyed hashes, by every process that can erase
+    # (the webhook, the console, `healthbot retention`), so a replayed delivery can't revive them.
+    use_erasure_key(sessions, app_secret(settings))
     http = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0),
                         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     knowledge = KnowledgeBase.load()
     token, is_dev = settings.webhook_auth_token(create=True)
     closers: list[Callable[[], object]] = [http.close]
+    understanding = build_understanding(settings, http)
     if chat_model is None:  # HEALTHBOT_MODEL/_MODE -> router (+ contemplating); its own client
         chat_model, model_closers = build_chat_model(settings, knowledge=knowledge)
         closers += model_closers
@@ -321,6 +340,7 @@ def build_services(
         sessions=sessions,
         chat_model=chat_model or OfflineModel(knowledge),
         knowledge=knowledge,
+        understanding=understanding,
         webhook_token=token,
         dev_token=is_dev,
         pipeline_config=PipelineConfig(
@@ -342,6 +362,24 @@ def build_services(
     return services
 
 
+def build_understanding(settings: Settings, http: httpx.Client) -> Understanding:
+    """The passages, their index and the encoder named by HEALTHBOT_EMBEDDINGS."""
+    try:
+        embedder = build_embedder(
+            settings.embeddings,
+            client=http,
+            openai_base_url=settings.openai_base_url,
+            openai_api_key=(settings.openai_api_key.get_secret_value()
+                            if settings.openai_api_key else None),
+        )
+    except EmbedderUnavailable as exc:
+        raise ConfigError(f"HEALTHBOT_EMBEDDINGS: {exc}") from exc
+    understanding = Understanding.load(embedder, semantic_triage=settings.semantic_triage)
+    log.info("understanding: %d passages, %s", len(understanding.index.passages),
+             f"semantic ({embedder.name})" if embedder else "lexical only")
+    return understanding
+
+
 def build_messenger(settings: Settings) -> Messenger | None:
     """The Twilio REST messenger, when the account SID, auth token and WhatsApp sender are set."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token
@@ -360,7 +398,13 @@ def build_messenger(settings: Settings) -> Messenger | None:
 
 
 def build_executor(services: Services, *, background: bool = True) -> Executor:
-    """RQ on REDIS_URL; else threads in this process; `background=False` runs jobs inline."""
+    """RQ on REDIS_URL; else threads in this process; `background=False` runs jobs inline.
+
+    Periodic work (retrying due staff alerts every ALERT_RETRY_S) has exactly one owner: with
+    Redis, the `healthbot worker` processes take turns through a Redis key; without it, the web
+    process holding the instance folder's PeriodicLock (one per host: gunicorn's workers share
+    the folder, and a killed owner's lock passes to the next to ask).
+    """
     from bot import jobs
 
     settings = services.settings
@@ -368,7 +412,8 @@ def build_executor(services: Services, *, background: bool = True) -> Executor:
         from redis import Redis
 
         return RqExecutor(Redis.from_url(settings.redis_url), queue_name=settings.queue_name,
-                          prefix=settings.queue_name)
+                          prefix=settings.queue_name,
+                          job_timeout=int(settings.answer_deadline_s) + JOB_MARGIN_S)
 
     def runner(name: str, args: Sequence[Any]) -> Any:
         return jobs.run(services, name, args)
@@ -376,6 +421,9 @@ def build_executor(services: Services, *, background: bool = True) -> Executor:
     if not background:
         return InlineExecutor(runner)
     executor = ThreadExecutor(runner, workers=settings.job_threads)
+    lock = PeriodicLock(settings.instance_dir / PERIODIC_LOCK_FILE)
+    lock.held()  # decide at start-up, not 30 s later
+    services.closers.append(lock.release)
     # As `healthbot worker` does with Redis: staff alerts whose send failed are tried again.
-    executor.every(ALERT_RETRY_S, "retry_alerts")
+    executor.every(ALERT_RETRY_S, "retry_alerts", owner=lock.held)
     return executor

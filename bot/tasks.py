@@ -10,24 +10,35 @@ processes. Both executors keep the same promises:
   in-process: one serial lane per chain);
 - retries with backoff (`RetryPolicy`), then a failed-job registry staff can read
   (`failed_jobs()`: RQ's FailedJobRegistry, or an in-memory list in-process); a failed job does
-  not block its chain: the next job runs once it has given up (RQ `allow_failure`).
+  not block its chain: the next job runs once it has given up (RQ `allow_failure`);
+- a job whose worker died is taken up again within a minute (`HealthbotWorker`: a heartbeat
+  thread keeps a running job's 30 s lease alive, any live worker looks for expired leases every
+  10 s and puts such a job back at once, still ahead of the rest of its chain), and a worker
+  leaves no process behind (its scheduler child exits when the worker is gone);
+- periodic work runs in exactly one process: RQ workers take turns through a Redis key per
+  tick; without Redis, the web process holding `PeriodicLock` (a file lock) runs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
 import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.logging_setup import bound_request_id
 from bot.store.models import utcnow
 
 if TYPE_CHECKING:
@@ -43,9 +54,17 @@ PERFORM = "bot.jobs.perform"
 QUEUE_NAME = "healthbot"
 # A chain's last job id is forgotten after a day: by then its job has long finished.
 CHAIN_TTL_S = 24 * 3600
-# A job that runs longer than this is killed and retried (a contemplating answer takes < 2 min).
+# A job that runs longer than this is killed and retried. An answer is bounded by
+# HEALTHBOT_ANSWER_DEADLINE_S; build_executor gives jobs that deadline plus JOB_MARGIN_S to send.
 JOB_TIMEOUT_S = 300
+JOB_MARGIN_S = 60
 FAILED_KEEP = 200
+# A running job's lease: renewed every HEARTBEAT_S while its worker lives; once it lapses for
+# LEASE_S, a live worker's maintenance (every MAINTENANCE_S) puts the job back on the queue.
+# Worst case from a worker's death to the retry: LEASE_S + MAINTENANCE_S = 40 s.
+HEARTBEAT_S = 10
+LEASE_S = 30
+MAINTENANCE_S = 10
 
 Runner = Callable[[str, Sequence[Any]], Any]
 
@@ -106,7 +125,8 @@ class InlineExecutor:
     def enqueue(self, name: str, *args: Any, chain: str | None = None) -> str:
         job_id = uuid.uuid4().hex
         try:
-            self.runner(name, args)
+            with bound_request_id(f"job-{job_id}"):
+                self.runner(name, args)
         except Exception as exc:  # recorded for staff, like a worker would
             log.exception("job %s %s failed", name, job_id)
             self._failed.append(FailedJob(job_id, name, list(args), _error(exc), utcnow(), 1))
@@ -172,7 +192,8 @@ class ThreadExecutor:
                 task = lane.tasks[0]
             task.attempts += 1
             try:
-                self.runner(task.name, task.args)
+                with bound_request_id(f"job-{task.id}"):
+                    self.runner(task.name, task.args)
             except Exception as exc:  # every failure is retried or registered
                 if task.attempts <= self.policy.max and not self._closed:
                     delay = self.policy.interval(task.attempts)
@@ -203,8 +224,14 @@ class ThreadExecutor:
             self._timers.add(timer)
         timer.start()
 
-    def every(self, seconds: float, name: str, *args: Any) -> None:
-        """Queue the job `name` every `seconds` until closed (the in-process periodic work)."""
+    def every(self, seconds: float, name: str, *args: Any,
+              owner: Callable[[], bool] | None = None) -> None:
+        """Queue the job `name` every `seconds` until closed (the in-process periodic work).
+
+        With `owner`, a tick queues the job only while `owner()` says this process runs the
+        periodic work; it is asked again at every tick, so another process takes over within
+        one interval of the owner's death.
+        """
 
         def tick() -> None:
             with self._lock:
@@ -212,10 +239,13 @@ class ThreadExecutor:
                 if self._closed:
                     return
             try:
-                self.enqueue(name, *args, chain=f"every:{name}")
+                if owner is None or owner():
+                    self.enqueue(name, *args, chain=f"every:{name}")
             except RuntimeError:
                 return  # closed meanwhile
-            self.every(seconds, name, *args)
+            except Exception:
+                log.exception("periodic job %s could not be queued", name)
+            self.every(seconds, name, *args, owner=owner)
 
         timer = threading.Timer(seconds, tick)
         timer.daemon = True
@@ -232,6 +262,11 @@ class ThreadExecutor:
 
     def failed_jobs(self) -> list[FailedJob]:
         return list(self._failed)
+
+    def depth(self) -> dict[str, int]:
+        """Jobs not finished yet, for the metrics (running heads included)."""
+        with self._lock:
+            return {"queued": sum(len(lane.tasks) for lane in self._lanes.values())}
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish the work in hand (bounded), cancel pending retries, stop the threads."""
@@ -250,11 +285,12 @@ class RqExecutor:
 
     def __init__(self, connection: Redis, *, queue_name: str = QUEUE_NAME,
                  policy: RetryPolicy | None = None, prefix: str = "healthbot",
-                 perform: str = PERFORM) -> None:
+                 perform: str = PERFORM, job_timeout: int = JOB_TIMEOUT_S) -> None:
         from rq import Queue
 
         self.connection = connection
         self.policy = policy or RetryPolicy()
+        self.job_timeout = job_timeout
         # Names our Redis keys and job ids, so they are easy to find (and to clean up in tests).
         self.prefix = prefix
         self.perform = perform
@@ -268,7 +304,7 @@ class RqExecutor:
             # RQ schedules retries in whole seconds.
             "retry": Retry(max=self.policy.max,
                            interval=[math.ceil(i) for i in self.policy.intervals] or 0),
-            "job_timeout": JOB_TIMEOUT_S,
+            "job_timeout": self.job_timeout,
             "result_ttl": 3600,
             "description": f"{name}{tuple(args)!r}",
             "job_id": f"{self.prefix}-{uuid.uuid4().hex}",
@@ -314,21 +350,190 @@ class RqExecutor:
             ))
         return failed
 
+    def depth(self) -> dict[str, int]:
+        """Jobs per state, read straight from Redis (RQ's own counts would run its cleanup)."""
+        from rq.registry import (
+            DeferredJobRegistry,
+            FailedJobRegistry,
+            ScheduledJobRegistry,
+            StartedJobRegistry,
+        )
+
+        queue = self.queue
+        registries = {"deferred": DeferredJobRegistry, "scheduled": ScheduledJobRegistry,
+                      "started": StartedJobRegistry, "failed": FailedJobRegistry}
+        with self.connection.pipeline() as pipe:
+            pipe.llen(queue.key)
+            for registry in registries.values():
+                pipe.zcard(registry(queue=queue).key)
+            counts = pipe.execute()
+        return dict(zip(["queued", *registries], (int(c) for c in counts), strict=True))
+
     def close(self) -> None:
         self.connection.close()
+
+
+class PeriodicLock:
+    """Whoever holds this file lock runs the periodic work; the kernel frees it when they die.
+
+    Without Redis the web processes of one host (gunicorn workers) share the instance folder, so
+    an exclusive `flock` on a file there picks exactly one of them; a process that is killed
+    loses it at once, and the next to ask takes it. Never blocks. A forked child does not
+    inherit ownership.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._mutex = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget_in_child)
+
+    def _forget_in_child(self) -> None:
+        if self._fd is not None and self._pid != os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # the parent's descriptor keeps the parent's lock
+            self._fd = None
+
+    def held(self) -> bool:
+        """True when this process holds the lock, taking it first if it is free."""
+        from bot import metrics
+
+        with self._mutex:
+            if self._fd is not None:
+                return True
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd, self._pid = fd, os.getpid()
+        metrics.PERIODIC_OWNER.set(1)
+        log.info("this process (pid %s) runs the periodic work", os.getpid())
+        return True
+
+    def release(self) -> None:
+        from bot import metrics
+
+        with self._mutex:
+            if self._fd is None:
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        metrics.PERIODIC_OWNER.set(0)
+
+
+def make_worker_class() -> type[Any]:
+    """RQ's SimpleWorker (jobs run in this process) with short leases and no orphaned child.
+
+    - While a job runs, a thread renews its lease (and the worker's) every HEARTBEAT_S for
+      LEASE_S; the same thread runs the registries' maintenance, so an abandoned job is found
+      even while every worker is busy.
+    - A job abandoned by a dead worker is put back on the queue at once (its retry backoff is
+      for errors, not for deaths); it is still the head of its chain, so order holds.
+    - The scheduler (RQ forks it as a child) checks every second that its worker is still its
+      parent and stops, releasing its lock, once it is not: `kill -9` of a worker leaves
+      nothing behind.
+    """
+    from rq import SimpleWorker
+    from rq.exceptions import AbandonedJobError
+    from rq.scheduler import RQScheduler
+    from rq.worker import WorkerStatus
+
+    class OrphanProofScheduler(RQScheduler):
+        _worker_pid = 0
+
+        def start(self) -> Any:
+            self._worker_pid = os.getpid()  # read by the forked child
+            return super().start()  # type: ignore[no-untyped-call]
+
+        def enqueue_scheduled_jobs(self) -> Any:
+            if self._worker_pid and os.getppid() != self._worker_pid:
+                log.warning("worker %s is gone: its scheduler stops", self._worker_pid)
+                self.request_stop()  # type: ignore[no-untyped-call]
+                return None
+            return super().enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+
+    def retry_abandoned_at_once(job: Any, exc_type: Any, exc_value: Any, tb: Any) -> bool:
+        if exc_type is AbandonedJobError and job.retry_intervals and job.retries_left:
+            intervals = list(job.retry_intervals)
+            intervals[max(len(intervals) - job.retries_left, 0)] = 0
+            job.retry_intervals = intervals
+            log.warning("job %s was abandoned by a dead worker: queued again", job.id)
+        return True  # let RQ's other handlers run too
+
+    class HealthbotWorker(SimpleWorker):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("worker_ttl", LEASE_S)
+            kwargs.setdefault("maintenance_interval", MAINTENANCE_S)
+            kwargs.setdefault("job_monitoring_interval", HEARTBEAT_S)
+            super().__init__(*args, **kwargs)
+            self.push_exc_handler(retry_abandoned_at_once)  # type: ignore[no-untyped-call]
+
+        @property
+        def dequeue_timeout(self) -> int:
+            # Wake up every MAINTENANCE_S while idle to look for abandoned jobs.
+            return MAINTENANCE_S
+
+        def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+            return LEASE_S
+
+        def _start_scheduler(self, burst: bool = False, logging_level: Any = "INFO",
+                             *args: Any, **kwargs: Any) -> None:
+            import rq.worker.base as worker_base
+
+            # RQ builds its scheduler by this module-level name: swap ours in for the call (made
+            # once, by the main thread, before any job runs).
+            original = worker_base.RQScheduler  # type: ignore[attr-defined]
+            worker_base.RQScheduler = OrphanProofScheduler  # type: ignore[attr-defined]
+            try:
+                super()._start_scheduler(burst, logging_level, *args, **kwargs)
+            finally:
+                worker_base.RQScheduler = original  # type: ignore[attr-defined]
+
+        def execute_job(self, job: Any, queue: Any) -> None:
+            execution = self.prepare_execution(job)
+            stop = threading.Event()
+            beat = threading.Thread(target=self._keep_alive, args=(job, execution, stop),
+                                    name="rq-heartbeat", daemon=True)
+            beat.start()
+            try:
+                with bound_request_id(job.id):
+                    self.perform_job(job, queue, execution)
+            finally:
+                stop.set()
+                beat.join(timeout=5)
+            self.set_state(WorkerStatus.IDLE)
+
+        def _keep_alive(self, job: Any, execution: Any, stop: threading.Event) -> None:
+            last_clean = 0.0
+            while not stop.wait(HEARTBEAT_S):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                    now = time.monotonic()
+                    if now - last_clean >= MAINTENANCE_S:
+                        last_clean = now
+                        self.clean_registries()  # type: ignore[no-untyped-call]
+                except Exception as exc:  # a missed beat is retried; the lease has slack
+                    log.warning("heartbeat for job %s failed: %s", job.id, _error(exc))
+
+    return HealthbotWorker
 
 
 def run_worker(services: Services, *, burst: bool = False,
                alert_interval_s: float = 30.0) -> bool:
     """Work RQ jobs with these Services until stopped (or, with `burst`, until the queue is empty).
 
-    A SimpleWorker runs jobs in this process, without forking: the Services (database pool, HTTP
-    clients, chat model) are built once and reused by every job, and a job that dies with the
-    process is retried by RQ's abandoned-job cleanup. Every `alert_interval_s` one worker (a Redis
-    key with NX decides which) queues the retry of due staff alerts.
+    A HealthbotWorker runs jobs in this process, without forking: the Services (database pool,
+    HTTP clients, chat model) are built once and reused by every job, and a job that dies with
+    the process is queued again by another worker within a minute. Every `alert_interval_s` one
+    worker (a Redis key with NX decides which) queues the retry of due staff alerts.
     """
-    from rq import SimpleWorker
-
     from bot import jobs
 
     executor = services.tasks
@@ -336,6 +541,15 @@ def run_worker(services: Services, *, burst: bool = False,
         raise RuntimeError("`healthbot worker` needs REDIS_URL: without it, jobs run in the web "
                            "process's threads")
     jobs.bind(services)
+    try:
+        return work(executor, burst=burst, alert_interval_s=alert_interval_s)
+    finally:
+        jobs.bind(None)
+
+
+def work(executor: RqExecutor, *, burst: bool = False, alert_interval_s: float = 30.0,
+         name: str | None = None) -> bool:
+    """Run one HealthbotWorker on the executor's queue (the caller has bound the job context)."""
     stop = threading.Event()
 
     def tick() -> None:
@@ -351,13 +565,15 @@ def run_worker(services: Services, *, burst: bool = False,
     ticker.start()
     try:
         # Named after the queue, host and pid, so `rq info` shows which deployment it serves.
-        name = f"{executor.prefix}-{socket.gethostname()}-{os.getpid()}"
-        worker = SimpleWorker([executor.queue], connection=executor.connection, name=name)
-        return bool(worker.work(burst=burst, with_scheduler=True))
+        name = name or f"{executor.prefix}-{socket.gethostname()}-{os.getpid()}"
+        worker = make_worker_class()([executor.queue], connection=executor.connection,
+                                     name=name)
+        return bool(worker.work(burst=burst, with_scheduler=True,
+                                logging_level=logging.getLevelName(
+                                    logging.getLogger().getEffectiveLevel())))
     finally:
         stop.set()
         ticker.join(timeout=5)
-        jobs.bind(None)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

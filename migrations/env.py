@@ -34,7 +34,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url())
+    # Migrations may rebuild tables for minutes: no statement timeout here.
+    engine = make_engine(_url(), statement_timeout_ms=None)
     try:
         with engine.connect() as conn:
             _run(conn)

@@ -21,9 +21,10 @@ import csv
 import datetime as dt
 import io
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import case, func, select
 
@@ -51,10 +52,19 @@ LEVELS = ("info", "self_care", "routine", "urgent", "emergency")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
 ESCALATION_STATUSES = ("open", "acknowledged", "resolved")
 MAX_REPLY = 4000
-# Login throttling: failures counted over a sliding window, per account and per address.
+# Login throttling. Per (account, address) pair, progressive delays: after PAIR_FREE_FAILURES
+# failures in PAIR_WINDOW, each further try must wait PAIR_FIRST_DELAY, doubling with every
+# failure up to PAIR_MAX_DELAY after the last one. A stranger guessing someone's password slows
+# only themselves: the owner, from their own address, is never locked out. Per address (any
+# accounts), MAX_IP_FAILURES in THROTTLE_WINDOW stop that address until the window passes.
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
-MAX_ACCOUNT_FAILURES = 5
 MAX_IP_FAILURES = 20
+PAIR_WINDOW = dt.timedelta(hours=1)
+PAIR_FREE_FAILURES = 5
+PAIR_FIRST_DELAY = dt.timedelta(seconds=30)
+PAIR_MAX_DELAY = dt.timedelta(minutes=15)
+# Failures on one account from any addresses: a warning for staff to see, never a lock.
+ACCOUNT_ALARM_FAILURES = 50
 # A spreadsheet runs a cell starting with these as a formula; exported text must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -86,6 +96,20 @@ class Throttled(ConsoleError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def pair_delay(failures: int) -> dt.timedelta:
+    """How long an (account, address) pair waits after its last failure, given its failures."""
+    if failures < PAIR_FREE_FAILURES:
+        return dt.timedelta(0)
+    doublings = min(failures - PAIR_FREE_FAILURES, 16)
+    return min(PAIR_FIRST_DELAY * int(2**doublings), PAIR_MAX_DELAY)
+
+
+def _throttled(wait: dt.timedelta) -> NoReturn:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    when = f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+    raise Throttled(f"too many failed sign-ins; try again in {when}", retry_after=seconds)
 
 
 class SendRefused(ConsoleError):
@@ -337,31 +361,27 @@ class Console:
         """
         email = email.strip().lower()[:254]
         now = self.clock()
-        keys = [("account", email, MAX_ACCOUNT_FAILURES)]
-        if ip:
-            keys.append(("ip", ip, MAX_IP_FAILURES))
+        pair_key = f"pair:{keyed_hash(self.secret, 'login-pair', email + chr(0) + (ip or ''))}"
+        ip_key = f"ip:{keyed_hash(self.secret, 'login-ip', ip)}" if ip else None
+        account_key = f"account:{keyed_hash(self.secret, 'login-account', email)}"
         with self.uow() as uow:
-            for kind, value, limit in keys:
-                key = f"{kind}:{keyed_hash(self.secret, 'login-' + kind, value)}"
-                failures, oldest = uow.login_attempts.failures_since(key, now - THROTTLE_WINDOW)
-                if failures >= limit:
-                    wait = THROTTLE_WINDOW - (now - oldest) if oldest else THROTTLE_WINDOW
-                    seconds = max(1, int(wait.total_seconds()) + 1)
-                    raise Throttled(
-                        f"too many failed sign-ins; try again in {(seconds + 59) // 60} minute(s)",
-                        retry_after=seconds,
-                    )
+            self._check_throttle(uow, pair_key, ip_key, now)
             staff = uow.staff.by_email(email)
             ok = self.passwords.verify(staff.password_hash if staff else None, password)
             ok = ok and staff is not None and staff.active
-            account_key = f"account:{keyed_hash(self.secret, 'login-account', email)}"
+            uow.login_attempts.add(pair_key, succeeded=ok, now=now)
             uow.login_attempts.add(account_key, succeeded=ok, now=now)
-            if ip and not ok:
-                ip_key = f"ip:{keyed_hash(self.secret, 'login-ip', ip)}"
+            if ip_key and not ok:
                 uow.login_attempts.add(ip_key, succeeded=False, now=now)
             uow.login_attempts.purge_before(now - dt.timedelta(days=1))
             if not ok or staff is None:
+                account_failures, _first, _last = uow.login_attempts.recent_failures(
+                    account_key, now - THROTTLE_WINDOW)
                 uow.commit()
+                if account_failures and account_failures % ACCOUNT_ALARM_FAILURES == 0:
+                    log.warning("%s failed sign-ins on one staff account in %s minutes, from "
+                                "any addresses (each address is slowed on its own)",
+                                account_failures, int(THROTTLE_WINDOW.total_seconds() // 60))
                 raise BadCredentials("wrong email or password")
             if staff.password_hash and self.passwords.needs_rehash(staff.password_hash):
                 staff.password_hash = self.passwords.hash(password)
@@ -377,6 +397,21 @@ class Console:
                         "staff.login")
             uow.commit()
             return token
+
+    @staticmethod
+    def _check_throttle(uow: SqlUnitOfWork, pair_key: str, ip_key: str | None,
+                        now: dt.datetime) -> None:
+        """Raise Throttled while this pair must wait, or this address has failed too often."""
+        failures, _first, last = uow.login_attempts.recent_failures(pair_key, now - PAIR_WINDOW)
+        if failures >= PAIR_FREE_FAILURES and last is not None:
+            delay = pair_delay(failures)
+            if now < last + delay:
+                _throttled(last + delay - now)
+        if ip_key is not None:
+            failures, first, _last = uow.login_attempts.recent_failures(
+                ip_key, now - THROTTLE_WINDOW)
+            if failures >= MAX_IP_FAILURES:
+                _throttled(THROTTLE_WINDOW - (now - first) if first else THROTTLE_WINDOW)
 
     def session_actor(self, token: str, ip: str | None = None) -> Actor | None:
         """Return who a session token belongs to, or None when it is unknown or expired."""

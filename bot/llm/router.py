@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot import metrics
 from bot.errors import ModelError, ModelRateLimited, ModelRefused, ModelUnavailable
 from bot.llm.http import describe_error, outcome_of
 from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse
@@ -202,6 +203,7 @@ class Router:
         response, exc = self._attempt(self.last_resort, request, calls)
         if response is None:
             assert exc is not None
+            metrics.observe_model_calls(calls)
             raise exc
         return self._finish(response, calls, fallback=self.last_resort is not first)
 
@@ -236,6 +238,7 @@ class Router:
 
     @staticmethod
     def _finish(response: ChatResponse, calls: list[CallRecord], *, fallback: bool) -> ChatResponse:
+        metrics.observe_model_calls(calls)
         return replace(
             response,
             calls=tuple(calls),

@@ -119,6 +119,9 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     model: Mapped[str | None] = mapped_column(String(120))  # "provider/model" that answered
     mode: Mapped[str | None] = mapped_column(String(16))
+    # The vetted passages an answer was built from (ids in bot/knowledge): the conversation's
+    # active topic for the next turn, and what staff see the answer rested on.
+    passage_ids: Mapped[list[Any]] = mapped_column(default=list)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     received_at: Mapped[dt.datetime | None]
     latency_ms: Mapped[float | None] = mapped_column(Float)
@@ -196,6 +199,21 @@ class Alert(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class ErasedMessage(Base):
+    """A keyed hash of the MessageSid of an erased inbound message: what erasure remembers.
+
+    Twilio may deliver a message again (a retry, or a replayed signed request) after the person
+    who sent it was erased; the webhook refuses a MessageSid whose hash is here, so the old
+    delivery can't bring them back. The hash is HMAC-SHA256 under HEALTHBOT_SECRET_KEY, like the
+    audit log's: it links a delivery to an erasure without keeping the id itself.
+    """
+
+    __tablename__ = "erased_messages"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # The staff console's tables live in their own module; importing it here puts them on Base's

@@ -196,8 +196,41 @@ class LoginAttemptRepository:
             oldest = oldest.replace(tzinfo=dt.UTC)  # an aggregate skips the column's type on SQLite
         return int(count or 0), oldest
 
+    def recent_failures(
+        self, key: str, since: dt.datetime
+    ) -> tuple[int, dt.datetime | None, dt.datetime | None]:
+        """Return (failures after `since` and after the last success, the first, the last)."""
+        last_ok = self.session.scalar(
+            select(func.max(LoginAttempt.created_at)).where(
+                LoginAttempt.key == key, LoginAttempt.succeeded.is_(True),
+                LoginAttempt.created_at > since,
+            )
+        )
+        succeeded = _aware(last_ok)
+        start = max(since, succeeded) if succeeded is not None else since
+        count, first, last = self.session.execute(
+            select(func.count(), func.min(LoginAttempt.created_at),
+                   func.max(LoginAttempt.created_at)).where(
+                LoginAttempt.key == key,
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.created_at > start,
+            )
+        ).one()
+        return int(count or 0), _aware(first), _aware(last)
+
     def purge_before(self, when: dt.datetime) -> None:
         self.session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < when))
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """An aggregate skips the column's type on SQLite: a naive datetime, or even a string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value if isinstance(value, dt.datetime) else None
 
 
 class AuditRepository:

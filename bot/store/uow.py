@@ -7,12 +7,17 @@ without commit rolls back (cosmicpython's pattern, on SQLAlchemy 2.0).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DuplicateDelivery, StoreError
@@ -20,6 +25,7 @@ from bot.store.models import (
     Alert,
     Base,
     Contact,
+    ErasedMessage,
     Message,
     ModelCallRow,
     SafetyEvent,
@@ -31,12 +37,37 @@ from bot.store.staff import (
     StaffRepository,
 )
 
+log = logging.getLogger(__name__)
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create the engine with the settings each backend needs to behave under concurrency."""
+# A database that accepts connections and never answers must turn into a StoreError fast enough
+# for the webhook to still answer the person within Twilio's 15 s (it aims for 5 s). libpq and
+# psycopg count connect_timeout in whole seconds, 2 at the least.
+CONNECT_TIMEOUT_S = 2
+# Waiting for a free pooled connection: every connection stuck means the database is in trouble.
+POOL_TIMEOUT_S = 2.0
+# Server-side limit on one statement (a lock wait, a runaway query); reports and migrations that
+# need longer pass statement_timeout_ms=None, or the URL sets `options=-c statement_timeout=...`.
+STATEMENT_TIMEOUT_MS = 5000
+# Sent data left unacknowledged this long (a partitioned network) fails the connection.
+TCP_USER_TIMEOUT_MS = 10000
+# SQLite's busy timeout: how long a writer waits for another writer's lock.
+SQLITE_BUSY_S = 5.0
+
+
+def make_engine(
+    url: str, *, echo: bool = False, statement_timeout_ms: int | None = STATEMENT_TIMEOUT_MS
+) -> Engine:
+    """Create the engine with the settings each backend needs to behave under concurrency.
+
+    Every wait is bounded: connecting, checking a connection out of the pool, each statement
+    (PostgreSQL), a lock (SQLite). Settings given in the URL's query win over these defaults.
+    """
     if url.startswith("sqlite"):
+        busy_ms = int(SQLITE_BUSY_S * 1000)
+        # hide_parameters: a database error never carries message text or names into a log.
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15}
+            url, echo=echo, hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S},
         )
 
         @event.listens_for(engine, "connect")
@@ -47,11 +78,45 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=15000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    given = make_url(url).query
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        defaults: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        }
+        if statement_timeout_ms is not None:
+            defaults["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+        connect_args = {k: v for k, v in defaults.items() if k not in given}
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         pool_timeout=POOL_TIMEOUT_S, connect_args=connect_args,
+                         hide_parameters=True)
+
+
+# The session info key under which the secret that keys erased MessageSids' hashes is kept.
+ERASURE_KEY = "healthbot_erasure_key"
+
+
+def use_erasure_key(sessions: sessionmaker[Session], key: bytes) -> None:
+    """Key the hashes of erased MessageSids with this secret (HEALTHBOT_SECRET_KEY)."""
+    info = dict(sessions.kw.get("info") or {})
+    info[ERASURE_KEY] = key
+    sessions.configure(info=info)
+
+
+def _iso_country(value: object) -> str | None:
+    """Two ASCII capitals or nothing: a non-geographic (+882, +979) or unknown number has none."""
+    if isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalpha():
+        return value.upper()
+    return None
 
 
 class ContactRepository:
@@ -69,6 +134,8 @@ class ContactRepository:
         found = self.by_wa_id(wa_id)
         if found is not None:
             return found, False
+        if "country" in fields:
+            fields["country"] = _iso_country(fields["country"])
         contact = Contact(wa_id=wa_id, phone=phone, **fields)
         try:
             with self.session.begin_nested():
@@ -97,6 +164,16 @@ class ContactRepository:
     def erase(self, contact: Contact) -> None:
         """Delete the contact and, through ON DELETE CASCADE, every row about them."""
         contact_id = contact.id
+        # Remember (as keyed hashes) which deliveries were erased, so a replay stays erased.
+        ErasedMessageRepository(self.session).remember(
+            self.session.scalars(
+                select(Message.twilio_sid).where(
+                    Message.contact_id == contact_id,
+                    Message.direction == "in",
+                    Message.twilio_sid.is_not(None),
+                )
+            ).all()
+        )
         # Explicit deletes as well as the cascade, so erasure doesn't depend on a backend setting.
         self.session.execute(delete(Alert).where(Alert.contact_id == contact_id))
         self.session.execute(delete(SafetyEvent).where(SafetyEvent.contact_id == contact_id))
@@ -179,6 +256,34 @@ class MessageRepository:
         rows = self.session.scalars(select(Message).where(Message.id.in_(latest))).all()
         return {m.contact_id: m for m in rows}
 
+    def remove(self, message: Message) -> None:
+        """Delete one message row (a reply that was never sent)."""
+        self.session.delete(message)
+        self.session.flush()
+
+    def replies_to(self, inbound_id: int, *, status: str | None = None) -> list[Message]:
+        """The outbound rows answering one inbound message (of one status), in order."""
+        query = select(Message).where(Message.reply_to_id == inbound_id,
+                                      Message.direction == "out")
+        if status is not None:
+            query = query.where(Message.status == status)
+        return list(self.session.scalars(query.order_by(Message.id)).all())
+
+    def twiml_answer(self, sid: str, *, received_before: dt.datetime) -> list[str]:
+        """The bubbles an inbound message was answered with in its TwiML, to send them again.
+
+        Only for a message received before `received_before`: a copy arriving while the first
+        delivery is still being answered is a concurrent duplicate and gets nothing, so the
+        person is answered once; a later copy is Twilio retrying because it never got the answer.
+        """
+        inbound = self.by_sid(sid)
+        if inbound is None or inbound.direction != "in":
+            return []
+        received = inbound.received_at or inbound.created_at
+        if received is None or received > received_before:
+            return []
+        return [row.body for row in self.replies_to(inbound.id, status="twiml")]
+
     def search(self, text: str, *, limit: int = 50) -> list[Message]:
         pattern = f"%{text}%"
         return list(
@@ -199,6 +304,25 @@ class SafetyEventRepository:
         self.session.add(event_)
         self.session.flush()
         return event_
+
+    def open_episode(self, contact_id: int, *, since: dt.datetime) -> SafetyEvent | None:
+        """The contact's most serious escalation that is not resolved and was raised since then."""
+        rows = self.session.scalars(
+            select(SafetyEvent)
+            .where(
+                SafetyEvent.contact_id == contact_id,
+                SafetyEvent.kind.in_(("emergency", "self_harm", "urgent")),
+                SafetyEvent.status != "resolved",
+                SafetyEvent.created_at >= since,
+            )
+            .order_by(SafetyEvent.id.desc())
+            .limit(20)
+        ).all()
+        rank = {"emergency": 2, "self_harm": 2, "urgent": 1}
+        # An urgent flag raised only by a model's or a topic's hint (no rule named) describes the
+        # answer, not the person's condition: it does not hold later messages at its level.
+        assessed = [e for e in rows if e.kind != "urgent" or e.rule_ids]
+        return max(assessed, key=lambda e: (rank[e.kind], e.id), default=None)
 
     def for_contact(self, contact_id: int) -> list[SafetyEvent]:
         return list(
@@ -239,6 +363,39 @@ class AlertRepository:
         )
 
 
+class ErasedMessageRepository:
+    """Keyed hashes of erased inbound MessageSids (HMAC-SHA256 under the erasure key)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def digest(self, sid: str) -> str | None:
+        """The stored form of a MessageSid, or None when no erasure key is configured."""
+        key = self.session.info.get(ERASURE_KEY)
+        if not key:
+            return None
+        return hmac.new(key, f"erased_sid:{sid}".encode(), hashlib.sha256).hexdigest()
+
+    def remember(self, sids: Iterable[str | None]) -> None:
+        """Record these MessageSids as erased (in the caller's transaction)."""
+        given = [s for s in sids if s]
+        hashes = {h for h in (self.digest(s) for s in given) if h is not None}
+        if not hashes:
+            if given:
+                log.warning("no erasure key configured: erased MessageSids are not remembered")
+            return
+        known = set(self.session.scalars(
+            select(ErasedMessage.sid_hash).where(ErasedMessage.sid_hash.in_(hashes))
+        ).all())
+        self.session.add_all(ErasedMessage(sid_hash=h) for h in sorted(hashes - known))
+        self.session.flush()
+
+    def contains(self, sid: str) -> bool:
+        """True when a message with this MessageSid was stored once and then erased."""
+        digest = self.digest(sid)
+        return digest is not None and self.session.get(ErasedMessage, digest) is not None
+
+
 class SqlUnitOfWork:
     """One transaction over the store, with a repository per table the pipeline uses."""
 
@@ -247,6 +404,7 @@ class SqlUnitOfWork:
     safety_events: SafetyEventRepository
     model_calls: ModelCallRepository
     alerts: AlertRepository
+    erased_messages: ErasedMessageRepository
     staff: StaffRepository
     login_attempts: LoginAttemptRepository
     audit: AuditRepository
@@ -265,7 +423,7 @@ class SqlUnitOfWork:
         try:
             self._session = self._factory()
             self._session.connection()  # fail here, clearly, when the database is unreachable
-        except DBAPIError as exc:
+        except (DBAPIError, PoolTimeout) as exc:
             self._session = None
             raise StoreError(f"database unavailable: {exc.__class__.__name__}") from exc
         self.contacts = ContactRepository(self._session)
@@ -273,6 +431,7 @@ class SqlUnitOfWork:
         self.safety_events = SafetyEventRepository(self._session)
         self.model_calls = ModelCallRepository(self._session)
         self.alerts = AlertRepository(self._session)
+        self.erased_messages = ErasedMessageRepository(self._session)
         self.staff = StaffRepository(self._session)
         self.login_attempts = LoginAttemptRepository(self._session)
         self.audit = AuditRepository(self._session)

@@ -5,19 +5,23 @@ repeat, so the stored status only ever moves forward (`bot.outbound.advance_stat
 conditional UPDATE so two concurrent callbacks can't move it back. An emergency text that ends
 failed or undelivered raises a staff alert, and so does a staff alert sent through Twilio
 (recognised by the `alert_contact` query parameter of its callback URL). An unknown MessageSid
-still gets 200 (Twilio would retry otherwise) and is logged.
+still gets 200 (Twilio would retry otherwise) and is logged. During a database outage the
+callback gets a 503 within STATUS_BUDGET_S, never a 500.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select, update
 
+from bot import metrics
 from bot.outbound import FINAL_STATUSES, STATUS_RANK, advance_status
 from bot.store.models import Message, SafetyEvent, utcnow
+from bot.webhook.deadline import run_within
 from bot.webhook.views import bad_request, verify_signature
 
 if TYPE_CHECKING:
@@ -39,11 +43,17 @@ def statuses_before(new: str) -> list[str]:
     return sorted(s for s in KNOWN_STATUSES if s != new and advance_status(s, new) == new)
 
 
+# Twilio does not wait long for a status callback; a hung database gets a 503 by then.
+STATUS_BUDGET_S = 4.0
+
+
 @blueprint.post("/status")
 def status_callback() -> Response:
     verify_signature()
+    started = time.monotonic()
     svc = services()
-    form = request.form
+    form = request.form.to_dict()
+    args = request.args.to_dict()
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     new = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if not sid or not new:
@@ -52,8 +62,19 @@ def status_callback() -> Response:
     account = form.get("AccountSid")
     if expected_account and account and account != expected_account:
         return Response("AccountSid does not match this deployment\n", status=403)
-    error_code = (form.get("ErrorCode") or "").strip()[:16] or None
+    metrics.observe_delivery_status(new)
+    # During an outage (down, hung, unmigrated) this raises, and the app answers 503.
+    alert_ids = run_within(started + STATUS_BUDGET_S,
+                           lambda: _record_status(svc, sid, new, form, args), name="twilio-status")
+    svc.dispatch_alerts(alert_ids)
+    return Response(status=200)
 
+
+def _record_status(
+    svc: Services, sid: str, new: str, form: dict[str, str], args: dict[str, str]
+) -> list[int]:
+    """Move the stored status forward; return the staff alerts a failure raised."""
+    error_code = (form.get("ErrorCode") or "").strip()[:16] or None
     alert_ids: list[int] = []
     with svc.uow() as uow:
         values: dict[str, object] = {"status": new}
@@ -67,13 +88,12 @@ def status_callback() -> Response:
         ).rowcount  # type: ignore[attr-defined]
         row = uow.messages.by_sid(sid)
         if row is None:
-            if request.args.get("alert_contact"):
-                alert_ids = _staff_alert_status(svc, uow, sid, new, error_code)
+            if args.get("alert_contact"):
+                alert_ids = _staff_alert_status(svc, uow, sid, new, error_code, form, args)
             else:
                 log.warning("status %r for unknown MessageSid %s ignored", new, sid)
             uow.commit()
-            svc.dispatch_alerts(alert_ids)
-            return Response(status=200)
+            return alert_ids
         if moved:
             uow.session.refresh(row)
             if new in ("failed", "undelivered"):
@@ -81,21 +101,21 @@ def status_callback() -> Response:
 
                 alert_ids = delivery_failed(svc, uow, row)
         uow.commit()
-    svc.dispatch_alerts(alert_ids)
-    return Response(status=200)
+    return alert_ids
 
 
 def _staff_alert_status(
-    svc: Services, uow: SqlUnitOfWork, sid: str, status: str, error_code: str | None
+    svc: Services, uow: SqlUnitOfWork, sid: str, status: str, error_code: str | None,
+    form: dict[str, str], args: dict[str, str],
 ) -> list[int]:
     """A staff alert sent through Twilio was not delivered: tell staff another way, once."""
     if status not in ("failed", "undelivered"):
         return []
     try:
-        contact_id = int(request.args.get("alert_contact", ""))
+        contact_id = int(args.get("alert_contact", ""))
     except ValueError:
         return []
-    reason = request.args.get("reason", "")
+    reason = args.get("reason", "")
     contact = uow.contacts.get(contact_id)
     if contact is None:
         return []
@@ -109,7 +129,7 @@ def _staff_alert_status(
         contact_id=contact_id,
         kind="delivery_failed",
         detail={"sid": sid, "status": status, "error_code": error_code, "what": "staff_alert",
-                "to": request.form.get("To"), "alert_reason": reason},
+                "to": form.get("To"), "alert_reason": reason},
         status="open",
         created_at=utcnow(),
     ))

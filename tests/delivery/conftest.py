@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.uow import SqlUnitOfWork, create_schema_for_tests, make_engine, session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
-# CI has shared/ beside the clone; the spec is referenced relative to the repository root.
-TWILIO_SPEC = "../shared/twilio/twilio_api_v2010.json"
+# Twilio's OpenAPI spec, vendored (MIT; provenance in its README), relative to the repository root.
+TWILIO_SPEC = "tests/fixtures/twilio/openapi/twilio_api_v2010.json"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
