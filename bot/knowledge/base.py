@@ -153,14 +153,12 @@ def build_match_query(text: str) -> str | None:
     return " OR ".join(terms[:32])  # a pasted essay must not become a huge query
 
 
-class Topic(BaseModel):
-    """One curated topic: what to do at home, the warning signs and when to seek care."""
+class VettedText(BaseModel):
+    """What every vetted answer has: a title and an answer per language, sources, a review date."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[a-z0-9_]+$")
     title: dict[str, str]
-    keywords: tuple[str, ...] = Field(min_length=5)
     answer: dict[str, str]
     level_hint: LevelHint
     sources: tuple[str, ...] = Field(min_length=1)
@@ -206,6 +204,13 @@ class Topic(BaseModel):
     @property
     def main_source(self) -> str:
         return self.sources[0]
+
+
+class Topic(VettedText):
+    """One curated topic: what to do at home, the warning signs and when to seek care."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    keywords: tuple[str, ...] = Field(min_length=5)
 
 
 @dataclass(frozen=True, slots=True)

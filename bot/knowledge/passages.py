@@ -7,7 +7,6 @@ paracetamol for a 2-year-old"). Retrieval (bot/understanding) ranks them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.knowledge.base import LANGUAGES, KnowledgeError, LevelHint, Topic, load_topics
+from bot.knowledge.base import LANGUAGES, KnowledgeError, LevelHint, Topic, VettedText, load_topics
 
 # Topic id -> ((language, title), ...), immutable so one parsed copy can be shared.
 TopicTitles = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
@@ -37,50 +36,15 @@ def _all_languages(value: dict[str, Any], what: str) -> dict[str, Any]:
     return value
 
 
-class Passage(BaseModel):
+class Passage(VettedText):
     """One vetted answer to one question (or a topic's overview), in every language."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)?$")
     topic: str = Field(pattern=r"^[a-z0-9_]+$")
-    title: dict[str, str]
-    answer: dict[str, str]
     keywords: tuple[str, ...] = ()
     questions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     about: tuple[Audience, ...] = ()
-    level_hint: LevelHint
-    sources: tuple[str, ...] = Field(min_length=1)
-    reviewed: date
     overview: bool = False  # True for a topic card's whole answer
-
-    @field_validator("answer", "title")
-    @classmethod
-    def _strip(cls, value: dict[str, str]) -> dict[str, str]:
-        if "en" not in value:
-            raise ValueError("an English ('en') entry is required")
-        return {lang: text.strip() for lang, text in value.items()}
-
-    @field_validator("sources")
-    @classmethod
-    def _https(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for url in value:
-            if not re.fullmatch(r"https://[\w.-]+\.[a-z]{2,}(/\S*)?", url):
-                raise ValueError(f"source {url!r} is not an https URL")
-        return value
-
-    def title_in(self, language: str) -> str:
-        return self.title.get(language, self.title["en"])
-
-    def answer_in(self, language: str) -> tuple[str, str]:
-        """The answer in `language` if written, else English; returns (language, text)."""
-        if language in self.answer:
-            return language, self.answer[language]
-        return "en", self.answer["en"]
-
-    @property
-    def main_source(self) -> str:
-        return self.sources[0]
 
     def texts_to_embed(self) -> list[tuple[str, str]]:
         """(kind, text) pairs whose vectors stand for this passage in dense retrieval."""
