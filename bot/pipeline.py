@@ -35,7 +35,7 @@ from bot.prompting import Turn, history_window, system_prompt
 from bot.schemas import InboundMessage
 from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.understanding import grounding, smalltalk
-from bot.understanding.language import reply_language
+from bot.understanding.language import conversation_language
 from safety import Assessment, TriageLevel
 
 if TYPE_CHECKING:
@@ -589,8 +589,8 @@ def _reply_language(contact: Contact, text: str, talk: smalltalk.SmallTalk | Non
     breaking the tie when a short message gives too little to go on)."""
     if contact.language_chosen and contact.language:
         return contact.language
-    spoken = smalltalk.READ_AS.get(talk.language, talk.language) if talk and talk.language else None
-    language = spoken or reply_language(text, previous=contact.language, country=contact.country)
+    language = conversation_language(text, talk, previous=contact.language,
+                                     country=contact.country)
     contact.language = language
     return language
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import safety
 from bot.understanding import smalltalk
-from bot.understanding.language import reply_language
+from bot.understanding.language import conversation_language
 from bot.understanding.service import Understanding
 
 
@@ -108,9 +108,7 @@ def run_case(understanding: Understanding, case: dict[str, Any]) -> CaseResult:
     for turn in case["turns"]:
         started = time.perf_counter()
         talk = smalltalk.detect(turn)
-        spoken = smalltalk.READ_AS.get(talk.language, talk.language) if talk and talk.language \
-            else None
-        language = spoken or reply_language(turn, previous=language, country=country)
+        language = conversation_language(turn, talk, previous=language, country=country)
         assessment = safety.assess(turn, history=earlier, sender=sender, language=language)
         if talk is not None and assessment.level.rank <= safety.TriageLevel.SELF_CARE.rank:
             answered, top3 = f"intent:{talk.intent}", []

@@ -7,6 +7,7 @@ Nigerian Pidgin in English (README, "Languages").
 
 from __future__ import annotations
 
+from bot.understanding.smalltalk import READ_AS, SmallTalk
 from safety.language import best_language, language_scores
 
 # The language most people in the country read, among the six the bot writes. Countries where
@@ -38,3 +39,17 @@ def reply_language(text: str, *, previous: str | None, country: str | None) -> s
     if national in scores:
         scores[national] += COUNTRY_WEIGHT
     return best_language(scores, "") or previous or national or "en"
+
+
+def conversation_language(
+    text: str, talk: SmallTalk | None, *, previous: str | None, country: str | None
+) -> str:
+    """The language to answer in, small talk's own language first ("obrigado": Portuguese).
+
+    English small talk ("ok", "thanks", "bye") is written by speakers of every language, so it
+    doesn't switch a conversation that already has a language.
+    """
+    spoken = READ_AS.get(talk.language, talk.language) if talk and talk.language else None
+    if spoken == "en" and previous:
+        spoken = None
+    return spoken or reply_language(text, previous=previous, country=country)

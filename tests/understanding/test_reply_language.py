@@ -26,3 +26,14 @@ from bot.understanding.language import reply_language
 def test_reply_language(text: str, previous: str | None, country: str | None,
                         expected: str) -> None:
     assert reply_language(text, previous=previous, country=country) == expected
+
+
+def test_english_small_talk_does_not_switch_a_conversation_in_another_language() -> None:
+    from bot.understanding import smalltalk
+    from bot.understanding.language import conversation_language
+
+    ok = smalltalk.detect("ok thanks")
+    assert conversation_language("ok thanks", ok, previous="es", country="MX") == "es"
+    assert conversation_language("ok thanks", ok, previous=None, country="MX") == "en"
+    obrigado = smalltalk.detect("obrigado")
+    assert conversation_language("obrigado", obrigado, previous="en", country="US") == "pt"
