@@ -5,8 +5,9 @@
 A follow-up ("and for my 2 year old?", "how many times a day?", "na kwa mdogo wake?") is read with
 the question before it: the search text carries the earlier question and the active topic's
 passages get a bonus. A message that names its own, different topic starts a new one. The passage
-just sent is never sent again as the answer to a different question: the next best is, or the
-person is told honestly that there is no more to add.
+just sent is never sent again whole: when it still holds the answer, only its lines that answer
+the new question go out (`excerpt`); the same question asked again is told there is no more to
+add. Small talk is read from its phrases, or by meaning when nothing vetted answers the message.
 
 Each message is encoded once; the vector is cached by text so the semantic safety check, the
 retrieval and a queued answer in the same process share it.
