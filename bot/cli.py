@@ -584,7 +584,7 @@ def eval_(path: Path, as_json: bool, model_spec: str | None, mode: str | None,
             second_opinion = detector.check
             status = f"on ({detector.embedder.name})" + (
                 f", {detector.encoded_now} stale exemplar vectors encoded now: run "
-                "`python -m bot.understanding.redflags`" if detector.encoded_now else "")
+                "`healthbot kb embed`" if detector.encoded_now else "")
     result = evaluate(list(load_cases(path))[:limit], second_opinion=second_opinion)
     result["semantic"] = status
     if model_spec is None and mode is None:
@@ -818,34 +818,39 @@ def kb() -> None:
 @kb.command("embed")
 @click.option("--check", is_flag=True, help="only say whether the shipped vectors are stale")
 def kb_embed(check: bool) -> None:
-    """Compute the passages' vectors for the configured encoder and write them beside them."""
+    """Bring the shipped vectors up to date for the configured encoder (after content changed):
+    the passages, the small-talk phrases and the red-flag descriptions."""
     from bot.knowledge.passages import load_passages
-    from bot.understanding import smalltalk, vectors
+    from bot.understanding import redflags, smalltalk, vectors
     from bot.understanding.service import small_talk_name
 
     embedder = _embedder()
     if embedder is None:
         raise click.ClickException("no encoder is configured (HEALTHBOT_EMBEDDINGS=none)")
     passages, _titles = load_passages()
-    shipped = vectors.load_shipped(embedder.name)
-    missing = vectors.missing_texts(passages, shipped)
+    phrases = [text for text, _intent, _language in smalltalk.exemplars()]
+    talk = small_talk_name(embedder)
+    stale = {
+        "passage texts": vectors.missing_texts(passages, vectors.load_shipped(embedder.name)),
+        "small-talk phrases": [p for p in phrases
+                               if vectors.text_key(p) not in vectors.load_shipped(talk)],
+        "red-flag descriptions": redflags.stale_texts(embedder.name),
+    }
     if check:
-        if missing:
+        behind = {what: len(texts) for what, texts in stale.items() if texts}
+        if behind:
             raise click.ClickException(
-                f"{len(missing)} passage texts have no vectors for {embedder.name}: "
-                "run `healthbot kb embed`"
-            )
+                ", ".join(f"{n} {what}" for what, n in behind.items())
+                + f" have no vectors for {embedder.name}: run `healthbot kb embed`")
         click.echo(f"vectors for {embedder.name} are up to date ({len(passages)} passages)")
         return
-    click.echo(f"encoding {len(missing)} new texts with {embedder.name}…")
-    table = vectors.encode_missing(embedder, passages, shipped)
-    path = vectors.save(embedder.name, passages, table)
-    click.echo(f"wrote {path} ({len(passages)} passages)")
-    # The small-talk phrases, matched by meaning when their words differ.
-    name = small_talk_name(embedder)
-    phrases = [text for text, _intent, _language in smalltalk.exemplars()]
-    table = vectors.encode_texts(embedder, phrases, vectors.load_shipped(name), as_queries=True)
-    click.echo(f"wrote {vectors.save_texts(name, phrases, table)} ({len(phrases)} phrases)")
+    click.echo(", ".join(f"{len(t)} new {what}" for what, t in stale.items())
+               + f" to encode with {embedder.name}…")
+    table = vectors.encode_missing(embedder, passages, vectors.load_shipped(embedder.name))
+    click.echo(f"wrote {vectors.save(embedder.name, passages, table)}")
+    table = vectors.encode_texts(embedder, phrases, vectors.load_shipped(talk), as_queries=True)
+    click.echo(f"wrote {vectors.save_texts(talk, phrases, table)}")
+    click.echo(f"wrote {redflags.rebuild_vectors(embedder)}")
 
 
 def _embedder() -> Any:

@@ -3,7 +3,7 @@
 It is the service layer and imports no flask, sqlalchemy or httpx: the caller hands it a unit of
 work and a chat model. `receive` does the fast, deterministic part (steps 1-3) and always runs in
 the webhook; `answer_inbound` does the model part (4-6) from a stored message id, inline in the
-webhook or from a queue worker; `handle_inbound` is the two together.
+webhook (bot/webhook/views.py, each step under its own deadline) or from a queue worker.
 
     1. store the inbound message; a duplicate MessageSid stops here (idempotent)
     2. commands first: STOP / START / HELP / HUMAN / DELETE / LANGUAGE
@@ -94,46 +94,6 @@ def _no_staff_channels(
     return []
 
 
-def handle_inbound(
-    msg: InboundMessage,
-    *,
-    uow: SqlUnitOfWork,
-    chat_model: ChatModel,
-    config: PipelineConfig | None = None,
-    notify_staff: StaffNotifier = _no_staff_channels,
-    on_erase: EraseHook | None = None,
-    now: dt.datetime | None = None,
-    understanding: Understanding | None = None,
-) -> Reply:
-    """Handle one inbound WhatsApp message inline and return all the reply bubbles.
-
-    Raises:
-        bot.errors.StoreError: the database could not store the message (the caller must not
-            drop it: it spools the message and still answers from the safety layer).
-    """
-    started = time.monotonic()
-    received = receive(
-        msg, uow=uow, config=config, notify_staff=notify_staff, on_erase=on_erase, now=now,
-        understanding=understanding,
-    )
-    if received.answer_id is None:
-        return received.reply
-    answered = answer_inbound(
-        received.answer_id,
-        uow=uow,
-        chat_model=chat_model,
-        config=config,
-        notify_staff=notify_staff,
-        started=started,
-        understanding=understanding,
-    )
-    reply = received.reply
-    reply.bubbles += answered.bubbles
-    reply.level = answered.level or reply.level
-    reply.alert_ids += answered.alert_ids
-    return reply
-
-
 @dataclass(slots=True)
 class Received:
     """What `receive` decided: bubbles to send now, and the inbound message still to answer."""
@@ -199,7 +159,8 @@ def receive(
         talk = smalltalk.detect(msg.text) if msg.text else None
         language = _reply_language(contact, msg.text, talk)
         earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        own = _assess(contact, inbound, earlier, language, understanding)
+        # A message made only of small-talk words can't describe a red flag: no encoding for it.
+        own = _assess(contact, inbound, earlier, language, None if talk else understanding)
         # A follow-up inside an open emergency or urgent episode keeps the episode's level.
         episode = uow.safety_events.open_episode(contact.id, since=now - EPISODE_WINDOW)
         assessment = _within_episode(own, episode)

@@ -6,9 +6,9 @@ topic, mild or past versions, denials). A message's vector is compared with ever
 one matrix product; a group fires when its closest exemplar is at least `threshold` and beats
 the closest negative by `margin` (both per group, calibrated on the development sets).
 
-The exemplar vectors ship in bot/knowledge/vectors/redflags-<encoder>.npz, keyed by a hash of
-the text (`python -m bot.understanding.redflags` rebuilds the file; a test fails while it is
-stale); rows still missing are encoded at construction, with a warning.
+The exemplar vectors ship beside the passages' (bot/understanding/vectors.py, under the name
+`redflags/<encoder>`), keyed by a hash of the text; `healthbot kb embed` brings them up to date and
+a test fails while they are stale. Rows still missing are encoded at construction, with a warning.
 """
 
 from __future__ import annotations
@@ -27,14 +27,19 @@ import yaml
 from bot.errors import EmbedderUnavailable
 from bot.ports import Embedder, Vectors
 from bot.understanding.embedder import normalise_rows
-from bot.understanding.vectors import load_shipped, text_key
+from bot.understanding.vectors import (
+    encode_texts,
+    load_shipped,
+    save_texts,
+    text_key,
+    vectors_path,
+)
 from safety.types import RuleHit, TriageLevel
 
 log = logging.getLogger(__name__)
 
 RULE_PREFIX = "semantic:"
 # Exemplars are encoded like messages (E5 "query:"): the comparison is sentence to sentence.
-_KIND = "query"
 _LEVELS = (TriageLevel.URGENT, TriageLevel.EMERGENCY)
 
 
@@ -78,10 +83,14 @@ def bank_path() -> Path:
     return Path(str(resources.files("bot.understanding").joinpath("data", "redflags.yaml")))
 
 
+def vectors_name(encoder: str) -> str:
+    """The name the exemplar vectors are shipped under (bot/understanding/vectors.py)."""
+    return f"redflags/{encoder}"
+
+
 def vectors_file(encoder: str) -> Path:
     """Where the shipped exemplar vectors for an encoder live."""
-    safe = encoder.replace("/", "__")
-    return Path(str(resources.files("bot.knowledge").joinpath("vectors", f"redflags-{safe}.npz")))
+    return vectors_path(vectors_name(encoder))
 
 
 def _exemplars(group: str | None, by_language: Mapping[str, Any]) -> list[Exemplar]:
@@ -130,14 +139,8 @@ def load_bank(path: Path | None = None) -> Bank:
 
 
 def load_vectors(encoder: str, path: Path | None = None) -> dict[str, Vectors]:
-    """The shipped exemplar vectors by text key ({} when missing or made another way)."""
-    path = path or vectors_file(encoder)
-    if not path.exists():
-        return {}
-    with np.load(path, allow_pickle=False) as data:
-        if "kind" not in data or str(data["kind"]) != _KIND:
-            return {}
-    return load_shipped(encoder, path)
+    """The shipped exemplar vectors by text key ({} when missing or made by another encoder)."""
+    return load_shipped(vectors_name(encoder), path)
 
 
 def stale_texts(encoder: str, bank: Bank | None = None, path: Path | None = None) -> list[str]:
@@ -146,32 +149,18 @@ def stale_texts(encoder: str, bank: Bank | None = None, path: Path | None = None
     return [t for t in (bank or load_bank()).texts() if text_key(t) not in known]
 
 
-def encode(embedder: Embedder, texts: Iterable[str], batch: int = 32) -> dict[str, Vectors]:
+def encode(embedder: Embedder, texts: Iterable[str]) -> dict[str, Vectors]:
     """Vectors of the texts by text key, encoded as the messages they are compared with."""
-    todo = list(dict.fromkeys(texts))
-    table: dict[str, Vectors] = {}
-    for start in range(0, len(todo), batch):
-        chunk = todo[start : start + batch]
-        for text, vector in zip(chunk, embedder.embed_queries(chunk), strict=True):
-            table[text_key(text)] = vector
-    return table
+    return encode_texts(embedder, list(texts), {}, as_queries=True)
 
 
 def rebuild_vectors(embedder: Embedder, bank: Bank | None = None,
                     path: Path | None = None) -> Path:
-    """Encode the whole bank with `embedder` and write the shipped file; returns its path."""
-    bank = bank or load_bank()
-    path = path or vectors_file(embedder.name)
-    texts = bank.texts()
-    table = encode(embedder, texts)
-    keys = [text_key(t) for t in texts]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # float16 halves the file; cosines move by <1e-3, far below any margin here.
-    matrix = np.stack([table[k] for k in keys]).astype(np.float16)
-    with path.open("wb") as handle:
-        np.savez_compressed(handle, encoder=np.array(embedder.name), kind=np.array(_KIND),
-                            keys=np.array(keys), vectors=matrix)
-    return path
+    """Write the shipped file for the bank, encoding only texts it has no vector for yet."""
+    texts = (bank or load_bank()).texts()
+    known = load_vectors(embedder.name, path) if path is None or path.exists() else {}
+    table = encode_texts(embedder, texts, known, as_queries=True)
+    return save_texts(vectors_name(embedder.name), texts, table, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +187,8 @@ class RedFlagDetector:
         if missing:
             if not quiet:
                 log.warning("%d red-flag exemplars have no shipped vectors for %s; encoding "
-                            "them now (run `python -m bot.understanding.redflags` after editing "
-                            "the bank)", len(missing), embedder.name)
+                            "them now (run `healthbot kb embed` after editing the bank)",
+                            len(missing), embedder.name)
             table.update(encode(embedder, missing))
         rows = [table[text_key(e.text)] for e in (*self.bank.positives, *self.bank.negatives)]
         self._matrix: Vectors = normalise_rows(np.stack(rows))
@@ -280,16 +269,3 @@ def load_default_detector(*, quiet: bool = False) -> RedFlagDetector:
     from bot.understanding.embedder import E5Embedder
 
     return RedFlagDetector(E5Embedder(), quiet=quiet)
-
-
-def main() -> None:
-    """Rebuild the shipped exemplar vectors for the default encoder."""
-    from bot.understanding.embedder import E5Embedder
-
-    logging.basicConfig(level=logging.INFO)
-    path = rebuild_vectors(E5Embedder())
-    print(f"wrote {path} ({len(load_bank().texts())} exemplars)")
-
-
-if __name__ == "__main__":
-    main()

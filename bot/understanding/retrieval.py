@@ -199,11 +199,10 @@ class PassageIndex:
             hits[i] = PassageHit(self.passages[i], value, cos, lex)
         return hits
 
-    def rank(self, hits: Mapping[int, PassageHit], limit: int = 3,
-             exclude: Sequence[str] = ()) -> list[PassageHit]:
+    def rank(self, hits: Mapping[int, PassageHit], limit: int = 3) -> list[PassageHit]:
         """The best hits that reach the threshold, best first (ties in file order)."""
         ordered = sorted(hits.items(), key=lambda item: (-item[1].score, item[0]))
         return [
             hit for _i, hit in ordered
-            if hit.score >= self.min_score and hit.passage.id not in exclude
+            if hit.score >= self.min_score
         ][: max(0, limit)]

@@ -79,7 +79,6 @@ class Understood:
     """The reading of one message: small talk, or the passages that answer it, best first."""
 
     intent: str | None = None  # "greeting", "thanks", ... when the whole message is small talk
-    intent_language: str | None = None
     passages: tuple[PassageHit, ...] = ()
     follow_up: bool = False
     already_answered: bool = False  # the only answer is the passage just sent
@@ -134,74 +133,92 @@ def small_talk_name(embedder: Embedder) -> str:
     return f"smalltalk/{embedder.name}"
 
 
-def _small_talk_vectors(embedder: Embedder) -> tuple[Vectors, list[tuple[str, str | None]]]:
-    """The small-talk phrases' vectors (shipped, or encoded once) and their (intent, language)."""
-    with _SHARED_LOCK:
-        found = _SHARED_SMALLTALK.get(embedder.name)
+@dataclass(frozen=True, slots=True)
+class _SmallTalkBank:
+    """The small-talk phrases' vectors and, row for row, their (intent, language)."""
+
+    matrix: Vectors
+    labels: list[tuple[str, str | None]]
+
+    @classmethod
+    def build(cls, embedder: Embedder) -> _SmallTalkBank:
+        phrases = smalltalk.exemplars()
+        texts = [text for text, _intent, _language in phrases]
+        table = encode_texts(embedder, texts, load_shipped(small_talk_name(embedder)),
+                             as_queries=True)
+        matrix = np.stack([table[text_key(t)] for t in texts]).astype(np.float32)
+        return cls(matrix, [(intent, language) for _text, intent, language in phrases])
+
+
+@dataclass(frozen=True, slots=True)
+class _Shipped:
+    """What the shipped content gives one encoder: immutable, so one copy serves every app."""
+
+    index: PassageIndex
+    small_talk: _SmallTalkBank | None
+    redflags: RedFlagDetector | None
+
+
+# By encoder name ("" for words only). Tests and tools build many apps in one process, and each
+# would otherwise rebuild the index and reload every vector file.
+_SHIPPED: dict[str, _Shipped] = {}
+_SHIPPED_LOCK = threading.Lock()
+
+
+def _shipped(embedder: Embedder | None) -> _Shipped:
+    passages, _titles = shipped_passages()
+    with _SHIPPED_LOCK:
+        key = embedder.name if embedder is not None else ""
+        found = _SHIPPED.get(key)
         if found is None:
-            phrases = smalltalk.exemplars()
-            texts = [t for t, _i, _l in phrases]
-            table = encode_texts(embedder, texts, load_shipped(small_talk_name(embedder)),
-                                 as_queries=True)
-            matrix = np.stack([table[text_key(t)] for t in texts]).astype(np.float32)
-            labels = [(intent, language) for _text, intent, language in phrases]
-            found = _SHARED_SMALLTALK[embedder.name] = (matrix, labels)
+            found = _SHIPPED[key] = _Shipped(
+                index=build_index(passages, embedder),
+                small_talk=_SmallTalkBank.build(embedder) if embedder is not None else None,
+                redflags=RedFlagDetector(embedder) if embedder is not None else None,
+            )
         return found
 
 
-# Indexes of the shipped (immutable) content by encoder name; PassageIndex is thread-safe.
-_SHARED_INDEXES: dict[str, PassageIndex] = {}
-_SHARED_DETECTORS: dict[str, RedFlagDetector] = {}
-_SHARED_SMALLTALK: dict[str, tuple[Vectors, list[tuple[str, str | None]]]] = {}
-_SHARED_LOCK = threading.Lock()
-
-
 class Understanding:
-    """The passages, their index and the encoder; built once per process, shared by threads."""
+    """The passages' index, the encoder and its banks; built once per process, shared by threads."""
 
     def __init__(
         self,
-        passages: Sequence[Passage],
+        index: PassageIndex,
         topic_titles: dict[str, dict[str, str]],
         embedder: Embedder | None,
-        index: PassageIndex | None = None,
+        *,
+        small_talk: _SmallTalkBank | None = None,
         redflags: RedFlagDetector | None = None,
     ) -> None:
         self.embedder = embedder
         self.topic_titles = topic_titles
-        self.index = index or build_index(passages, embedder)
+        self.index = index
+        self.small_talk = small_talk
         self.redflags = redflags
-        self._cache = _VectorCache()
+        self._cache = _VectorCache()  # messages (as queries)
+        # Passage lines (as passages), for follow-up excerpts: a few thousand lines at most.
+        self._lines = _VectorCache(size=4096)
+
+    @classmethod
+    def load(cls, embedder: Embedder | None, *, semantic_triage: bool = True) -> Understanding:
+        """The shipped passages (topic overviews and question-level files) on this encoder."""
+        _passages, titles = shipped_passages()
+        shipped = _shipped(embedder)
+        return cls(shipped.index, {topic: dict(names) for topic, names in titles}, embedder,
+                   small_talk=shipped.small_talk,
+                   redflags=shipped.redflags if semantic_triage else None)
+
+    def topic_title(self, topic: str | None, language: str) -> str:
+        """A topic's title in `language` (English when untranslated; "" when unknown)."""
+        titles = self.topic_titles.get(topic or "", {})
+        return titles.get(language) or titles.get("en", "")
 
     def second_opinion(self, text: str, language: str) -> list[RuleHit]:
         """The semantic red-flag check on this message (it can only add hits, never remove)."""
         if self.redflags is None or not text.strip():
             return []
         return self.redflags.check(text, self.encode(text), language=language)
-
-    @classmethod
-    def load(cls, embedder: Embedder | None, *, semantic_triage: bool = True) -> Understanding:
-        """Load the shipped passages (topic overviews and question-level files)."""
-        passages, titles = shipped_passages()
-        # The index of the shipped content is the same for every app of a process (tests and
-        # tools build many): build it once per encoder.
-        with _SHARED_LOCK:
-            key = embedder.name if embedder is not None else ""
-            index = _SHARED_INDEXES.get(key)
-            if index is None:
-                index = _SHARED_INDEXES[key] = build_index(passages, embedder)
-            detector = None
-            if embedder is not None and semantic_triage:
-                detector = _SHARED_DETECTORS.get(key)
-                if detector is None:
-                    detector = _SHARED_DETECTORS[key] = RedFlagDetector(embedder)
-        return cls(passages, {topic: dict(names) for topic, names in titles}, embedder, index,
-                   detector)
-
-    def topic_title(self, topic: str | None, language: str) -> str:
-        """A topic's title in `language` (English when untranslated; "" when unknown)."""
-        titles = self.topic_titles.get(topic or "", {})
-        return titles.get(language) or titles.get("en", "")
 
     @property
     def semantic(self) -> bool:
@@ -235,8 +252,7 @@ class Understanding:
         """Read the last message in the light of the earlier user messages and the last answer."""
         talk = smalltalk.detect(text)
         if talk is not None:
-            spoken = smalltalk.READ_AS.get(talk.language or "", talk.language)
-            return Understood(intent=talk.intent, intent_language=spoken)
+            return Understood(intent=talk.intent)
         own = self.index.score(text, self.encode(text), language=language, subject=subject)
         active = self._active_topic(last_passages)
         context = [t for t in earlier if t.strip()][-2:]
@@ -266,7 +282,7 @@ class Understanding:
         if not ranked:
             talk = self._small_talk_by_meaning(text)
             if talk is not None:
-                return Understood(intent=talk.intent, intent_language=talk.language)
+                return Understood(intent=talk.intent)
             return Understood(follow_up=follow_up)
         best = ranked[0]
         others = [h for h in ranked[1:] if h.passage.id not in last_passages]
@@ -286,17 +302,18 @@ class Understanding:
 
     def _small_talk_by_meaning(self, text: str) -> smalltalk.SmallTalk | None:
         """The small talk a message means when its words are not in the phrase lists."""
-        if self.embedder is None or len(text.split()) > SMALLTALK_MAX_TOKENS:
+        if self.small_talk is None or len(text.split()) > SMALLTALK_MAX_TOKENS:
             return None
         vector = self.encode(text)
         if vector is None:
             return None
-        matrix, labels = _small_talk_vectors(self.embedder)
-        sims = matrix @ vector
+        if self.small_talk is None:
+            return None
+        sims = self.small_talk.matrix @ vector
         best = int(np.argmax(sims))
         if float(sims[best]) < SMALLTALK_COSINE:
             return None
-        intent, language = labels[best]
+        intent, language = self.small_talk.labels[best]
         # Meaning alone is not enough for a short message ("question one" sits as close to
         # "what can I ask"): it must also say some of that small talk's own words.
         if not smalltalk.shares_words(text, _small_talk_words()[intent]):
@@ -351,7 +368,7 @@ class Understanding:
         vector = self.encode(question)
         if vector is not None and self.embedder is not None:
             try:
-                sims = self.embedder.embed_passages(lines[:-1]) @ vector
+                sims = np.stack([self._line_vector(line) for line in lines[:-1]]) @ vector
                 scores = [s + max(0.0, (float(c) - 0.80) / 0.05) for s, c in zip(scores, sims,
                                                                                    strict=True)]
             except EmbedderUnavailable:
@@ -361,6 +378,15 @@ class Understanding:
         if not chosen:
             return answer
         return "\n".join([*(lines[i] for i in chosen), lines[-1]])
+
+    def _line_vector(self, line: str) -> Vectors:
+        """A vetted passage line's vector: encoded once per process, then cached by text."""
+        assert self.embedder is not None
+        vector = self._lines.get(line)
+        if vector is None:
+            vector = self.embedder.embed_passages([line])[0]
+            self._lines.put(line, vector)
+        return vector
 
     def _active_topic(self, last_passages: Sequence[str]) -> str | None:
         for pid in last_passages:
