@@ -60,9 +60,5 @@ class StoreError(Exception):
     """The conversation store could not do what was asked (connection lost, lock timeout...)."""
 
 
-class DuplicateDelivery(Exception):
-    """This Twilio MessageSid was already stored: the delivery is a retry or a concurrent copy."""
-
-
 class EmbedderUnavailable(RuntimeError):
     """The configured sentence encoder cannot be loaded or reached."""

@@ -22,14 +22,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import safety
 from bot import commands, i18n
 from bot.bubbles import split_message
 from bot.commands import Command, ParsedCommand, command_language
-from bot.errors import DuplicateDelivery, ModelError
+from bot.errors import ModelError
 from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse, VettedPassage
 from bot.prompting import Turn, history_window, system_prompt
 from bot.schemas import InboundMessage
@@ -100,6 +100,8 @@ class Received:
 
     reply: Reply
     answer_id: int | None = None  # the inbound Message id a model must answer, if any
+    # The MessageSid belongs to a person who has since been erased: nothing was stored.
+    erased: bool = False
 
 
 def receive(
@@ -122,51 +124,57 @@ def receive(
     """
     config = config or PipelineConfig()
     now = now or utcnow()
+    text = msg.text
+    parsed = commands.parse(text)
+    talk = smalltalk.detect(text) if text else None
+    # A message made only of small-talk words can't describe a red flag: no encoding for it.
+    semantic = None if talk else understanding
+    if semantic is not None and parsed is None:
+        # The encoder's work (milliseconds of CPU) is done before the transaction opens, so no
+        # lock is held while it runs; the second opinion below reads the cached vector.
+        semantic.encode(text)
 
-    # 1. Store the inbound message in its own short transaction: it is durable before any slow
-    # work, and the unique MessageSid turns a retried or concurrent delivery into a no-op.
-    try:
-        with uow:
-            contact, _created = uow.contacts.get_or_create(
-                wa_id=msg.contact_key,
-                phone=msg.sender,
-                profile_name=msg.profile_name,
-                country=safety.country_of(msg.sender),
-            )
-            if msg.profile_name and contact.profile_name != msg.profile_name:
-                contact.profile_name = msg.profile_name
-            inbound = uow.messages.add_inbound(_inbound_row(msg, contact.id, now))
-            contact.last_inbound_at = now
-            uow.commit()
-            contact_id, inbound_id = contact.id, inbound.id
-    except DuplicateDelivery:
-        log.info("duplicate delivery of %s ignored", msg.message_sid)
-        return Received(Reply(duplicate=True))
-
+    # One transaction: the message is stored with the rules' verdict and the answer's first
+    # part, or not at all (then the webhook spools it). The unique MessageSid turns a retried or
+    # concurrent delivery into a no-op.
     with uow:
-        contact = _must(uow.contacts.get(contact_id))
-        inbound = _must(uow.messages.get(inbound_id))
-        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
+        if uow.erased_messages.contains(msg.message_sid):
+            return Received(Reply(duplicate=True), erased=True)
+        contact = uow.contacts.note_inbound(
+            wa_id=msg.contact_key, phone=msg.sender, profile_name=msg.profile_name,
+            country=safety.country_of(msg.sender), now=now,
+        )
+        inbound: Message | None = None
 
         # 2. Commands first.
-        parsed = commands.parse(msg.text)
         if parsed is not None:
+            inbound = uow.messages.insert_inbound(_inbound_values(msg, contact.id, now))
+            if inbound is None:
+                return _duplicate(msg)
+            turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
             reply = _handle_command(turn, parsed, msg, notify_staff, on_erase)
             if reply is not None:
                 return Received(reply)
 
         # 3. The rules, on the raw text and recent history, before any model.
-        talk = smalltalk.detect(msg.text) if msg.text else None
-        language = _reply_language(contact, msg.text, talk)
-        earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        # A message made only of small-talk words can't describe a red flag: no encoding for it.
-        own = _assess(contact, inbound, earlier, language, None if talk else understanding)
+        language = _reply_language(contact, text, talk)
+        # The latest turns before this message (a command stored above is this message).
+        earlier = uow.messages.recent_texts(contact.id, limit=config.history_turns + 1)
+        earlier = earlier[:-1] if inbound is not None else earlier[-config.history_turns:]
+        own = _assess(contact, text, _inbound_texts(earlier), language, semantic)
         # A follow-up inside an open emergency or urgent episode keeps the episode's level.
         episode = uow.safety_events.open_episode(contact.id, since=now - EPISODE_WINDOW)
         assessment = _within_episode(own, episode)
-        inbound.triage_level = assessment.level.value
-        inbound.rule_ids = list(assessment.rule_ids)
-        inbound.language = assessment.language
+        verdict = {"triage_level": assessment.level.value,
+                   "rule_ids": list(assessment.rule_ids), "language": assessment.language}
+        if inbound is None:
+            inbound = uow.messages.insert_inbound(_inbound_values(msg, contact.id, now) | verdict)
+            if inbound is None:
+                return _duplicate(msg)
+        else:
+            for key, value in verdict.items():
+                setattr(inbound, key, value)
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
 
         if talk is not None and own.level.rank <= TriageLevel.SELF_CARE.rank:
             # "ok thanks", "hola", "are you a doctor?": a short, warm answer, never a card. In an
@@ -189,7 +197,18 @@ def receive(
         # The welcome (first contact) and the media note go out now; the answer follows.
         reply = turn.finish([media_note] if media_note else [], assessment=assessment,
                             welcome_first=True)
-        return Received(reply, answer_id=inbound_id)
+        return Received(reply, answer_id=inbound.id)
+
+
+def _duplicate(msg: InboundMessage) -> Received:
+    """A MessageSid stored already: Twilio retrying, or a concurrent copy (rolled back)."""
+    log.info("duplicate delivery of %s ignored", msg.message_sid)
+    return Received(Reply(duplicate=True))
+
+
+def _inbound_texts(earlier: Sequence[tuple[str, str]]) -> list[str]:
+    """The person's own earlier messages among (direction, body) pairs, for the rules."""
+    return [body for direction, body in earlier if direction == "in" and body]
 
 
 def answer_inbound(
@@ -226,8 +245,9 @@ def answer_inbound(
         contact = _must(uow.contacts.get(inbound.contact_id))
         contact_id = contact.id
         earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
-        assessment = _assess(contact, inbound, earlier, inbound.language or contact.language,
-                             understanding)
+        assessment = _assess(contact, inbound.body.strip() or (inbound.button_text or "").strip(),
+                             _inbound_texts([(m.direction, m.body) for m in earlier]),
+                             inbound.language or contact.language, understanding)
         episode = uow.safety_events.open_episode(contact.id, since=now - EPISODE_WINDOW)
         assessment = _within_episode(assessment, episode)
         text = inbound.body or inbound.button_text or ""
@@ -238,6 +258,15 @@ def answer_inbound(
             (list(m.passage_ids) for m in reversed(earlier) if m.direction == "out"
              and m.passage_ids), [],
         )
+
+    if assessment.is_emergency:
+        # A red flag the webhook did not see: with answers queued it runs the rules only, and
+        # the second opinion runs here. The fixed text and the escalation now, with no model.
+        with uow:
+            inbound = _must(uow.messages.get(inbound_id))
+            contact = _must(uow.contacts.get(inbound.contact_id))
+            turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key)
+            return _emergency(turn, assessment, notify_staff, episode)
 
     # 4. Understand the question, then the model answers from the vetted passages that fit it,
     # outside any transaction: no connection is held while it thinks.
@@ -343,16 +372,15 @@ def answer_key(inbound_id: int) -> str:
 
 def _assess(
     contact: Contact,
-    inbound: Message,
-    earlier: Sequence[Message],
+    text: str,
+    earlier: Sequence[str],
     language: str | None,
     understanding: Understanding | None = None,
 ) -> Assessment:
-    """Run the rules on a stored message with the contact's recent inbound messages, then the
-    semantic second opinion, which can only raise the level (its hits are recorded like rules)."""
-    texts = [m.body for m in earlier if m.direction == "in" and m.body][-SAFETY_HISTORY:]
-    text = inbound.body.strip() or (inbound.button_text or "").strip()
-    rules = safety.assess(text, history=texts, sender=contact.phone, language=language)
+    """Run the rules on a message with the contact's recent inbound texts, then the semantic
+    second opinion, which can only raise the level (its hits are recorded like rules)."""
+    rules = safety.assess(text, history=list(earlier[-SAFETY_HISTORY:]), sender=contact.phone,
+                          language=language)
     if understanding is None:
         return rules
     return rules.with_hits(understanding.second_opinion(text, rules.language))
@@ -446,26 +474,24 @@ class _Turn:
         )
 
 
-def _inbound_row(
-    msg: InboundMessage, contact_id: int, now: dt.datetime, *, spooled: bool = False
-) -> Message:
+def _inbound_values(msg: InboundMessage, contact_id: int, now: dt.datetime) -> dict[str, Any]:
     """The stored form of an inbound message: text, media, location, and Twilio's other fields."""
-    extra = msg.extra_fields() | ({"spooled": True} if spooled else {})
+    extra = msg.extra_fields()
     if msg.button_payload:
         extra["ButtonPayload"] = msg.button_payload  # the tapped button's id; no column of its own
-    return Message(
-        contact_id=contact_id,
-        direction="in",
-        body=msg.body,
-        twilio_sid=msg.message_sid,
-        status="received",
-        media=[m.model_dump() for m in msg.media],
-        location=msg.location.model_dump() if msg.location else None,
-        button_text=msg.button_text,
-        extra=extra,
-        received_at=now,
-        created_at=now,
-    )
+    return {
+        "contact_id": contact_id,
+        "direction": "in",
+        "body": msg.body,
+        "twilio_sid": msg.message_sid,
+        "status": "received",
+        "media": [m.model_dump() for m in msg.media],
+        "location": msg.location.model_dump() if msg.location else None,
+        "button_text": msg.button_text,
+        "extra": extra,
+        "received_at": now,
+        "created_at": now,
+    }
 
 
 def _must(row: _T | None) -> _T:

@@ -189,14 +189,12 @@ def _receive(svc: Services, msg: InboundMessage) -> tuple[Received | None, list[
 
     For a duplicate, also the TwiML to send again when it is Twilio retrying an answered one.
     """
-    with svc.uow() as uow:
-        erased = uow.erased_messages.contains(msg.message_sid)
-    if erased:
-        log.info("delivery %s of an erased message refused", msg.message_sid)
-        return None, []
     received = receive(msg, uow=svc.uow(), config=svc.pipeline_config,
                        notify_staff=svc.notify_staff, on_erase=svc.on_erase,
-                       understanding=svc.understanding)
+                       understanding=svc.receive_understanding)
+    if received.erased:
+        log.info("delivery %s of an erased message refused", msg.message_sid)
+        return None, []
     again: list[str] = []
     if received.reply.duplicate:
         with svc.uow() as uow:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import DuplicateDelivery
 from bot.store import migrate
-from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent
+from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.store.uow import SqlUnitOfWork, make_engine, session_factory
 
 
@@ -28,19 +27,29 @@ def _inbound(contact_id: int, sid: str, body: str = "hi") -> Message:
                    status="received")
 
 
+def _values(contact_id: int, sid: str, body: str = "hi") -> dict[str, object]:
+    return {"contact_id": contact_id, "direction": "in", "body": body, "twilio_sid": sid,
+            "status": "received", "created_at": utcnow()}
+
+
+def _contact(uow: SqlUnitOfWork, wa_id: str) -> Contact:
+    return uow.contacts.note_inbound(wa_id=wa_id, phone=f"whatsapp:+{wa_id}", profile_name=None,
+                                     country=None, now=utcnow())
+
+
 def test_duplicate_message_sid_is_refused_by_the_constraint(uow_factory) -> None:  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
-        contact, created = uow.contacts.get_or_create(wa_id="1", phone="whatsapp:+1")
-        assert created
-        uow.messages.add_inbound(_inbound(contact.id, "SM1"))
+        contact = _contact(uow, "1")
+        first_id = contact.id
+        stored = uow.messages.insert_inbound(_values(contact.id, "SM1"))
+        assert stored is not None and stored.id and stored.contact_id == contact.id
         uow.commit()
     with uow_factory() as uow:
-        contact, created = uow.contacts.get_or_create(wa_id="1", phone="whatsapp:+1")
-        assert not created
-        with pytest.raises(DuplicateDelivery):
-            uow.messages.add_inbound(_inbound(contact.id, "SM1"))
+        contact = _contact(uow, "1")
+        assert contact.id == first_id  # the same person: updated, not created again
+        assert uow.messages.insert_inbound(_values(contact.id, "SM1")) is None
         # the transaction is still usable after the refused insert
-        uow.messages.add_inbound(_inbound(contact.id, "SM2"))
+        assert uow.messages.insert_inbound(_values(contact.id, "SM2")) is not None
         uow.commit()
     with uow_factory() as uow:
         count = uow.session.scalar(select(func.count()).select_from(Message))
@@ -57,12 +66,12 @@ def test_concurrent_duplicates_store_exactly_one(uow_factory) -> None:  # type: 
         barrier.wait()
         try:
             with uow_factory() as uow:
-                contact, _ = uow.contacts.get_or_create(wa_id="42", phone="whatsapp:+42")
-                uow.messages.add_inbound(_inbound(contact.id, "SMsame"))
-                uow.commit()
-            result = "stored"
-        except DuplicateDelivery:
-            result = "duplicate"
+                contact = _contact(uow, "42")
+                if uow.messages.insert_inbound(_values(contact.id, "SMsame")) is None:
+                    result = "duplicate"
+                else:
+                    uow.commit()
+                    result = "stored"
         except Exception as exc:  # surfaced in the assertion below
             result = f"error {type(exc).__name__}: {exc}"
         with lock:
@@ -84,10 +93,10 @@ def test_concurrent_duplicates_store_exactly_one(uow_factory) -> None:  # type: 
 
 def test_erase_removes_every_row_about_the_contact(uow_factory) -> None:  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
-        keep, _ = uow.contacts.get_or_create(wa_id="keep", phone="whatsapp:+2")
-        gone, _ = uow.contacts.get_or_create(wa_id="gone", phone="whatsapp:+3")
+        keep = _contact(uow, "keep")
+        gone = _contact(uow, "gone")
         for contact in (keep, gone):
-            m = uow.messages.add_inbound(_inbound(contact.id, f"SM{contact.wa_id}"))
+            m = uow.messages.add(_inbound(contact.id, f"SM{contact.wa_id}"))
             out = uow.messages.add(Message(contact_id=contact.id, direction="out", body="ok",
                                            status="twiml", reply_to_id=m.id))
             uow.model_calls.add_all([ModelCallRow(message_id=out.id, provider="offline",
@@ -115,8 +124,8 @@ def test_erase_removes_every_row_about_the_contact(uow_factory) -> None:  # type
 
 def test_recent_returns_oldest_first_and_respects_before(uow_factory) -> None:  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
-        contact, _ = uow.contacts.get_or_create(wa_id="9", phone="whatsapp:+9")
-        ids = [uow.messages.add_inbound(_inbound(contact.id, f"SM{i}", f"m{i}")).id
+        contact = _contact(uow, "9")
+        ids = [uow.messages.add(_inbound(contact.id, f"SM{i}", f"m{i}")).id
                for i in range(6)]
         uow.commit()
         recent = uow.messages.recent(contact.id, limit=3, before_id=ids[5])
@@ -125,7 +134,7 @@ def test_recent_returns_oldest_first_and_respects_before(uow_factory) -> None:  
 
 def test_timestamps_come_back_timezone_aware(uow_factory) -> None:  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
-        uow.contacts.get_or_create(wa_id="tz", phone="whatsapp:+5")
+        _contact(uow, "tz")
         uow.commit()
     with uow_factory() as uow:
         found = uow.contacts.by_wa_id("tz")
