@@ -107,6 +107,17 @@ class Services:
         self.alerts.dispatch(alert_ids)
 
     @property
+    def receive_understanding(self) -> Understanding | None:
+        """What the webhook's receive step encodes with: nothing when answers are queued.
+
+        Queued, the webhook does the fast part only (store, commands, rules, enqueue) and the
+        semantic second opinion runs first thing in the answer job, which answers a red flag it
+        finds with the same fixed emergency text and escalation, moments later, through Twilio
+        REST. Inline, the message is encoded once and shared by the second opinion and the answer.
+        """
+        return None if self.defers_answers else self.understanding
+
+    @property
     def defers_answers(self) -> bool:
         """True when model answers are queued and sent through Twilio REST, not in the TwiML."""
         return (self.settings.defers_answers and self.messenger is not None

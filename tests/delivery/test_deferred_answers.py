@@ -363,3 +363,36 @@ def test_when_the_queue_is_down_an_emergency_still_alerts_staff(stack: Stack, me
         stack.services.tasks = threads
         alerts.alerters = previous
     assert ids and [a.contact_id for a in pager.sent] == [contact_id(stack, me)]
+
+
+def test_a_red_flag_only_the_second_opinion_sees_is_answered_by_the_job(
+    stack: Stack, me: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queued, the webhook runs the rules only; the job's second opinion escalates at once."""
+    from safety import RuleHit, TriageLevel
+
+    text = "he went a strange grey colour and just slumped over the table"
+    assert not safety.assess(text, sender=me).is_emergency  # the rules alone miss it
+    asked: list[str] = []
+
+    def second_opinion(message: str, language: str) -> list[RuleHit]:
+        asked.append(message)
+        return [RuleHit("semantic:collapse", TriageLevel.EMERGENCY, "collapse", language,
+                        message[:40])]
+
+    monkeypatch.setattr(stack.services.understanding, "second_opinion", second_opinion)
+    calls = len(stack.model.calls)
+    with stack.by_hand():
+        replies = bubbles(signed_post(stack.app.test_client(), twilio_form(text, sender=me)))
+        assert asked == []  # no encoder in the webhook: store, commands, rules, enqueue
+        assert replies[-1] == i18n.t("answer_pending", "en")
+        jobs.answer(stack.services, last_inbound_id(stack, me))
+    assert asked == [text]
+    sent = stack.messenger.bodies(me)
+    assert sent and "emergency" in sent[0].lower()  # the fixed text, through Twilio REST
+    assert len(stack.model.calls) == calls  # no model for an emergency
+    with stack.services.uow() as uow:
+        events = list(uow.session.scalars(select(SafetyEvent).where(
+            SafetyEvent.contact_id == contact_id(stack, me))))
+    assert [(e.kind, e.status, e.rule_ids) for e in events] == [
+        ("emergency", "open", ["semantic:collapse"])]
