@@ -311,20 +311,32 @@ class RqExecutor:
         }
         if chain is None:
             return str(self.queue.enqueue(self.perform, name, *args, **options).id)
-        # Read the predecessor, enqueue behind it and record the new job as one step: without the
-        # lock, two web processes could both chain behind the same job and lose the order. The
-        # predecessor is always saved before its id is published, so rq never sees a dangling id.
+        # Read the predecessor, enqueue behind it and record the new job as one step, the way
+        # Redis means it (WATCH, then MULTI/EXEC): if another process chains behind this contact
+        # between the read and the write, EXEC fails and it is read again. The job is saved and
+        # its id published in the same EXEC, so rq never sees a dangling id. Three round trips,
+        # where a lock cost five and a dozen commands.
+        from redis.exceptions import WatchError
+
         last_key = f"{self.prefix}:chain:{chain}"
-        with self.connection.lock(f"{self.prefix}:chainlock:{chain}", timeout=10,
-                                  blocking_timeout=10):
-            previous = self.connection.get(last_key)
-            if previous:
-                prev_id = previous.decode() if isinstance(previous, bytes) else str(previous)
-                # allow_failure: a job that gave up must not hold the contact's later answers.
-                options["depends_on"] = Dependency(jobs=[prev_id], allow_failure=True)
-            job = self.queue.enqueue(self.perform, name, *args, **options)
-            self.connection.set(last_key, job.id, ex=CHAIN_TTL_S)
-        return str(job.id)
+        with self.connection.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(last_key)  # type: ignore[no-untyped-call]
+                    previous = pipe.get(last_key)
+                    if previous:
+                        prev = previous.decode() if isinstance(previous, bytes) else str(previous)
+                        # allow_failure: a job that gave up must not hold the contact's later
+                        # answers.
+                        options["depends_on"] = Dependency(jobs=[prev], allow_failure=True)
+                    job = self.queue.enqueue(self.perform, name, *args, pipeline=pipe, **options)
+                    pipe.set(last_key, job.id, ex=CHAIN_TTL_S)
+                    pipe.execute()
+                    return str(job.id)
+                except WatchError:
+                    options.pop("depends_on", None)
+                    options["job_id"] = f"{self.prefix}-{uuid.uuid4().hex}"
+                    pipe.reset()
 
     def failed_jobs(self) -> list[FailedJob]:
         from rq.job import Job
