@@ -63,8 +63,8 @@ def create_app(
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(status_blueprint)
     init_admin(app, services)  # the staff console: JSON API, pages, session secret
-    # Compile the safety rules now rather than inside the first person's answer deadline.
-    safety.assess("warm-up")
+    # Load the safety layer now rather than inside the first person's answer deadline.
+    safety.preload()
     _register_request_id(app)
     _register_health(app, services)
     _register_metrics(app, services)

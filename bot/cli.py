@@ -201,7 +201,7 @@ def _preflight(settings: Settings) -> bool:
         _token, dev = settings.webhook_auth_token(create=True)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    safety.assess("warm-up")
+    safety.preload()
     return dev
 
 

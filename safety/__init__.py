@@ -21,6 +21,19 @@ from safety.types import (
     max_level,
 )
 
+
+def preload() -> None:
+    """Compile and read now everything the layer would otherwise load on first use: the rules,
+    the emergency numbers, every language's texts and the guard's lists. A server calls it at
+    start (before forking its workers, which then share it), so no person's answer pays for it."""
+    from safety import texts
+
+    sample = assess("warm-up", sender="whatsapp:+447700900000")
+    contact_for("whatsapp:+447700900000")
+    texts.preload()
+    check_reply("warm-up", sample)
+
+
 __all__ = [
     "DEFAULT_ALLOWED_DOMAINS",
     "LANGUAGES",
@@ -41,6 +54,7 @@ __all__ = [
     "evaluate",
     "load_cases",
     "max_level",
+    "preload",
     "safe_fallback",
     "urgent_notice",
 ]

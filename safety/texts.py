@@ -142,6 +142,13 @@ def load_texts(language: str) -> Mapping[str, Any]:
     return data
 
 
+def preload() -> None:
+    """Read every language's texts and the category table now (see `safety.preload`)."""
+    _catalogue()
+    for language in available_languages():
+        load_texts(language)
+
+
 def _entry(language: str, *path: str) -> str:
     node: Any = load_texts(_language(language))
     for key in path:
