@@ -9,7 +9,9 @@ request (`Connection: close`, as Twilio's deliveries arrive):
 - `queued`: the deployment shape, `healthbot serve` on PostgreSQL and Redis with answers queued
   (store, commands, rules, enqueue; the answer is left to the workers);
 - `embedded`: `healthbot serve` as a newcomer runs it (SQLite, the offline answer inline, the
-  bundled encoder), with serve's default processes and threads.
+  bundled encoder), with serve's default processes and threads;
+- `lexical`: the same with HEALTHBOT_EMBEDDINGS=none (words only, no encoder), which shows what
+  the rest of the embedded path costs.
 
 The load comes from wrk when it is installed (`apt-get install wrk`), else from a Python load
 generator (slower: it shares the cores and the GIL, so the ratios are then only indicative).
@@ -250,6 +252,8 @@ def bot_env(folder: Path, shape: str, port: int, instance: str | None = None) ->
         "TWILIO_WHATSAPP_FROM": BOT_NUMBER,
         "HEALTHBOT_LOG_LEVEL": "WARNING",
     })
+    if shape == "lexical":
+        env["HEALTHBOT_EMBEDDINGS"] = "none"
     if shape == "queued":
         env.update({"DATABASE_URL": f"postgresql+psycopg://127.0.0.1:5432/{PG_DB}",
                     "REDIS_URL": REDIS, "HEALTHBOT_QUEUE": "bench",
@@ -510,7 +514,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
     parser.add_argument("--connections", default="4,16", help="comma-separated")
-    parser.add_argument("--shapes", default="bare,queued,embedded")
+    parser.add_argument("--shapes", default="bare,queued,embedded,lexical")
     parser.add_argument("--processes", type=int, default=2, help="gunicorn processes (bare, "
                         "queued)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (bare, "

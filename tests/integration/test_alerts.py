@@ -29,7 +29,7 @@ from bot.alerts import (
     format_alert,
 )
 from bot.ports import StaffAlert
-from bot.store.models import Alert, Contact, SafetyEvent
+from bot.store.models import Alert, Contact, SafetyEvent, utcnow
 from bot.store.uow import SqlUnitOfWork, make_engine, session_factory
 from tests.helpers import make_settings, signed_post, twilio_form
 
@@ -166,8 +166,8 @@ def store(migrated_database_url: str) -> Iterator[Any]:
 
 def _seed_alert(store: Any, alerts: StaffAlerts) -> int:
     with store() as uow:
-        contact, _ = uow.contacts.get_or_create(wa_id="254712345678",
-                                                phone="whatsapp:+254712345678")
+        contact = uow.contacts.note_inbound(wa_id="254712345678", phone="whatsapp:+254712345678",
+                                            profile_name=None, country="KE", now=utcnow())
         event = uow.safety_events.add(SafetyEvent(contact_id=contact.id, kind="emergency",
                                                   level="emergency", rule_ids=["chest_pain"],
                                                   status="open"))
