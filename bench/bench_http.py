@@ -231,6 +231,43 @@ def run_python_load(port: int, pairs: list[tuple[str, str]], connections: int,
                 p90_ms=q[89] * 1000, p99_ms=q[98] * 1000, errors=errors[0], tool="python")
 
 
+# --- where the CPU goes -----------------------------------------------------------------------
+
+
+def cpu_seconds(server_pgid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server under test, PostgreSQL, Redis, and the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = data[data.index("(") + 1:data.rindex(")")]
+        fields = data[data.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if int(fields[2]) == server_pgid:
+            out["web"] += used
+        elif comm.startswith("postgres"):
+            out["postgres"] += used
+        elif comm.startswith("redis-server"):
+            out["redis"] += used
+    line = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    idle = int(line[3]) + int(line[4])
+    out["machine"] = (sum(int(x) for x in line[:8]) - idle) / ticks
+    return out
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float],
+                    requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request by component; "other" is wrk and the kernel's share."""
+    used = {k: (after[k] - before[k]) * 1000 / max(requests, 1) for k in before}
+    used["other"] = used.pop("machine") - used["web"] - used["postgres"] - used["redis"]
+    return used
+
+
 # --- the servers ------------------------------------------------------------------------------
 
 
@@ -565,10 +602,11 @@ def main() -> int:
             total = int(max(conns) * 0 + 4000 + 2500 * args.duration * len(conns))
             pairs = signed_requests(public, total, seed=len(shape))
             warm, rest = pairs[:400], pairs[400:]
-            with server(cmd, env, port, folder / f"{shape}.log"):
+            with server(cmd, env, port, folder / f"{shape}.log") as pgid:
                 warm_up(port, warm)
                 for index, c in enumerate(conns):
                     chunk = rest[index::len(conns)]
+                    before = cpu_seconds(pgid)
                     if use_wrk:
                         lines = folder / f"{shape}-{c}.tsv"
                         lines.write_text("".join(f"{s}\t{b}\n" for s, b in chunk),
@@ -576,6 +614,7 @@ def main() -> int:
                         load = run_wrk(port, lines, c, args.duration, folder)
                     else:
                         load = run_python_load(port, chunk, c, args.duration)
+                    cpu = cpu_per_request(before, cpu_seconds(pgid), load.requests)
                     if load.requests > len(chunk):
                         print(f"  note: {shape} at {c} connections sent more requests than "
                               "were signed; some were duplicates", file=sys.stderr)
@@ -583,6 +622,8 @@ def main() -> int:
                     print(f"  {shape:9} ({label}) c={c:<3} {load.rps:8.1f} req/s  "
                           f"p50 {load.p50_ms:7.1f} ms  p99 {load.p99_ms:7.1f} ms  "
                           f"errors {load.errors}", flush=True)
+                    print(f"  {'':9} CPU per request: " + ", ".join(
+                        f"{k} {v:.2f} ms" for k, v in cpu.items()), flush=True)
                     time.sleep(1)
 
         print("\n| shape | connections | requests/s | ÷ bare | p50 | p99 |")

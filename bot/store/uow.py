@@ -17,13 +17,13 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StoreError
+from bot.store import statements
 from bot.store.models import (
     Alert,
     Base,
@@ -103,6 +103,10 @@ def make_engine(
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
                          pool_timeout=POOL_TIMEOUT_S, connect_args=connect_args,
                          hide_parameters=True)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -189,16 +193,6 @@ def _iso_country(value: object) -> str | None:
     return None
 
 
-def upsert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    """The backend's INSERT that takes ON CONFLICT (PostgreSQL and SQLite both have it)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")  # pragma: no cover
-
-
 class ContactRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -213,22 +207,11 @@ class ContactRepository:
         first messages, and on PostgreSQL the row stays locked until the transaction ends, so
         one person's messages are received one after another, each seeing the one before.
         """
-        insert = upsert(self.session, Contact).values(
-            wa_id=wa_id, phone=phone, profile_name=profile_name or None,
-            country=_iso_country(country), language_chosen=False, opted_out=False, state="bot",
-            last_inbound_at=now, created_at=now, updated_at=now,
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=[Contact.wa_id],
-            set_={
-                "last_inbound_at": now,
-                "updated_at": now,
-                # A message without a profile name keeps the one we know.
-                "profile_name": func.coalesce(insert.excluded.profile_name, Contact.profile_name),
-            },
-        ).returning(Contact)
         contact: Contact = self.session.scalars(
-            stmt, execution_options={"populate_existing": True}
+            statements.contact_upsert(_dialect(self.session)),
+            {"wa_id": wa_id, "phone": phone, "profile_name": profile_name or None,
+             "country": _iso_country(country), "now": now},
+            execution_options={"populate_existing": True},
         ).one()
         return contact
 
@@ -292,23 +275,20 @@ class MessageRepository:
 
         The unique MessageSid decides (ON CONFLICT DO NOTHING), so two concurrent deliveries of
         one message can never both get through, and no savepoint is needed to find out.
+        `values` has the columns of statements.INBOUND_COLUMNS (the rules' verdict may come
+        later, as an update).
         """
-        stmt = (
-            upsert(self.session, Message).values(**values)
-            .on_conflict_do_nothing(index_elements=[Message.twilio_sid])
-            .returning(Message)
-        )
-        return self.session.scalars(stmt).first()
+        params = {name: values.get(name) for name in statements.INBOUND_COLUMNS}
+        params["rule_ids"] = params["rule_ids"] or []  # the model's default: a list, not NULL
+        return self.session.scalars(
+            statements.inbound_insert(_dialect(self.session)), params
+        ).first()
 
     def recent_texts(self, contact_id: int, *, limit: int) -> list[tuple[str, str]]:
         """(direction, body) of the contact's latest `limit` messages, oldest first: what the
         rules read, without loading whole rows."""
-        rows = self.session.execute(
-            select(Message.direction, Message.body)
-            .where(Message.contact_id == contact_id)
-            .order_by(Message.id.desc())
-            .limit(limit)
-        ).all()
+        rows = self.session.execute(statements.RECENT_TEXTS,
+                                    {"contact_id": contact_id, "limit": limit}).all()
         return [(d, b) for d, b in reversed(rows)]
 
     def add(self, message: Message) -> Message:
@@ -409,17 +389,8 @@ class SafetyEventRepository:
 
     def open_episode(self, contact_id: int, *, since: dt.datetime) -> SafetyEvent | None:
         """The contact's most serious escalation that is not resolved and was raised since then."""
-        rows = self.session.scalars(
-            select(SafetyEvent)
-            .where(
-                SafetyEvent.contact_id == contact_id,
-                SafetyEvent.kind.in_(("emergency", "self_harm", "urgent")),
-                SafetyEvent.status != "resolved",
-                SafetyEvent.created_at >= since,
-            )
-            .order_by(SafetyEvent.id.desc())
-            .limit(20)
-        ).all()
+        rows = self.session.scalars(statements.OPEN_EPISODES,
+                                    {"contact_id": contact_id, "since": since}).all()
         rank = {"emergency": 2, "self_harm": 2, "urgent": 1}
         # An urgent flag raised only by a model's or a topic's hint (no rule named) describes the
         # answer, not the person's condition: it does not hold later messages at its level.
@@ -495,7 +466,8 @@ class ErasedMessageRepository:
     def contains(self, sid: str) -> bool:
         """True when a message with this MessageSid was stored once and then erased."""
         digest = self.digest(sid)
-        return digest is not None and self.session.get(ErasedMessage, digest) is not None
+        return digest is not None and self.session.execute(
+            statements.ERASED, {"sid_hash": digest}).first() is not None
 
 
 class SqlUnitOfWork:
