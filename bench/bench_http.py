@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -473,8 +473,11 @@ def count_in_process(shape: str, folder: Path, messages: int) -> Counts:
 class _FakeTwilio(http.server.BaseHTTPRequestHandler):
     """Twilio's Messages.json, answering 201 queued, so the worker can send its answers."""
 
+    posted: ClassVar[list[float]] = []  # when each message was sent
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.posted.append(time.monotonic())
         body = json.dumps({"sid": "SM" + uuid.uuid4().hex, "status": "queued"}).encode()
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
@@ -486,8 +489,10 @@ class _FakeTwilio(http.server.BaseHTTPRequestHandler):
         return None
 
 
-def worker_memory(folder: Path, jobs: int) -> tuple[int, float, int]:
-    """Run `healthbot worker` over queued answers; (answers sent, seconds, peak RSS in KiB)."""
+def worker_memory(folder: Path, jobs: int) -> tuple[int, float, int, dict[str, int]]:
+    """Run `healthbot worker` over queued answers: (answers sent, seconds from the first to the
+    last, peak RSS in KiB, and its resident memory at the end by kind: anonymous, file-backed,
+    and proportional share)."""
     fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeTwilio)
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     env = bot_env(folder, "queued", 0)
@@ -495,20 +500,25 @@ def worker_memory(folder: Path, jobs: int) -> tuple[int, float, int]:
     import redis
 
     r = redis.Redis.from_url(REDIS)
-    queued = r.llen("rq:queue:bench")
-    target = max(0, queued - jobs)
+    _FakeTwilio.posted = []
     proc = subprocess.Popen([str(Path(sys.executable).parent / "healthbot"), "worker"], env=env,
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     began = time.monotonic()
     peak = 0
     try:
-        while r.llen("rq:queue:bench") > target and time.monotonic() - began < 300:
+        # Until `jobs` answers went out, or the queue is empty (chained jobs wait in rq's
+        # deferred registry and join the queue as their predecessor ends).
+        while len(_FakeTwilio.posted) < jobs and time.monotonic() - began < 300:
             if proc.poll() is not None:
                 raise RuntimeError("healthbot worker exited")
+            if _FakeTwilio.posted and r.llen("rq:queue:bench") == 0 \
+                    and time.monotonic() - _FakeTwilio.posted[-1] > 3:
+                break
             peak = max(peak, _rss_kib(proc.pid, "VmHWM"))
             time.sleep(0.2)
-        seconds = time.monotonic() - began
         peak = max(peak, _rss_kib(proc.pid, "VmHWM"))
+        kinds = {k: _rss_kib(proc.pid, k) for k in ("RssAnon", "RssFile")}
+        kinds["Pss"] = _pss_kib(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -516,7 +526,19 @@ def worker_memory(folder: Path, jobs: int) -> tuple[int, float, int]:
         except subprocess.TimeoutExpired:
             proc.kill()
         fake.shutdown()
-    return queued - r.llen("rq:queue:bench"), seconds, peak
+    posted = _FakeTwilio.posted
+    seconds = posted[-1] - posted[0] if len(posted) > 1 else 0.0
+    return len(posted), seconds, peak, kinds
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _rss_kib(pid: int, key: str) -> int:
@@ -656,9 +678,10 @@ def main() -> int:
                           "BEGIN and COMMIT, a pre-ping per checkout, Redis commands)")
 
         if "queued" in shapes and args.worker_jobs:
-            sent, seconds, peak = worker_memory(folder, args.worker_jobs)
+            sent, seconds, peak, kinds = worker_memory(folder, args.worker_jobs)
             print(f"\nqueue worker: {sent} answers in {seconds:.1f} s "
-                  f"({sent / seconds if seconds else 0:.0f}/s), peak RSS {peak / 1024:.0f} MB")
+                  f"({sent / seconds if seconds else 0:.0f}/s), peak RSS {peak / 1024:.0f} MB; "
+                  "at the end " + ", ".join(f"{k} {v / 1024:.0f} MB" for k, v in kinds.items()))
         print(f"safety.assess: {assess_median_us():.0f} µs median")
     finally:
         if "queued" in shapes:

@@ -528,6 +528,9 @@ def worker(burst: bool, metrics_port: int, metrics_host: str) -> None:
         services = build_services(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    import safety
+
+    safety.preload()  # before the first job, not inside it
     if metrics_port:
         from prometheus_client import start_http_server
 
