@@ -39,7 +39,7 @@ from bot.understanding.language import conversation_language
 from safety import Assessment, TriageLevel
 
 if TYPE_CHECKING:
-    from bot.store.uow import SqlUnitOfWork
+    from bot.store.uow import Episode, SqlUnitOfWork
     from bot.understanding import Understanding, Understood
 
 log = logging.getLogger(__name__)
@@ -586,7 +586,7 @@ def _emergency(
     turn: _Turn,
     assessment: Assessment,
     notify_staff: StaffNotifier,
-    episode: SafetyEvent | None = None,
+    episode: Episode | None = None,
 ) -> Reply:
     """Answer an emergency with fixed text, flag the conversation and alert staff."""
     contact = turn.contact
@@ -706,7 +706,7 @@ def _vetted(understood: Understood | None, language: str) -> tuple[VettedPassage
     return tuple(out)
 
 
-def _within_episode(assessment: Assessment, episode: SafetyEvent | None) -> Assessment:
+def _within_episode(assessment: Assessment, episode: Episode | None) -> Assessment:
     """Keep an open episode's level (and its first-aid categories) for a follow-up."""
     if episode is None or not episode.level:
         return assessment

@@ -13,14 +13,16 @@ import logging
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import StoreError
 from bot.store import statements
@@ -107,6 +109,23 @@ def make_engine(
 
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+_Mapped = TypeVar("_Mapped", Contact, Message)
+
+
+def _persistent(session: Session, cls: type[_Mapped], row: Row[Any]) -> _Mapped:
+    """The mapped object of a row a Core statement returned, in the session as if loaded."""
+    values = row._mapping
+    known: _Mapped | None = session.identity_map.get(session.identity_key(cls, values["id"]))
+    if known is not None:  # loaded before in this session: it takes the new values
+        for name, value in values.items():
+            set_committed_value(known, name, value)
+        return known
+    obj = cls(**values)
+    make_transient_to_detached(obj)  # clean, with its identity: no INSERT, no SELECT
+    session.add(obj)
+    return obj
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -207,13 +226,12 @@ class ContactRepository:
         first messages, and on PostgreSQL the row stays locked until the transaction ends, so
         one person's messages are received one after another, each seeing the one before.
         """
-        contact: Contact = self.session.scalars(
+        row = self.session.connection().execute(
             statements.contact_upsert(_dialect(self.session)),
             {"wa_id": wa_id, "phone": phone, "profile_name": profile_name or None,
              "country": _iso_country(country), "now": now},
-            execution_options={"populate_existing": True},
         ).one()
-        return contact
+        return _persistent(self.session, Contact, row)
 
     def get(self, contact_id: int) -> Contact | None:
         return self.session.get(Contact, contact_id)
@@ -280,15 +298,16 @@ class MessageRepository:
         """
         params = {name: values.get(name) for name in statements.INBOUND_COLUMNS}
         params["rule_ids"] = params["rule_ids"] or []  # the model's default: a list, not NULL
-        return self.session.scalars(
+        row = self.session.connection().execute(
             statements.inbound_insert(_dialect(self.session)), params
         ).first()
+        return None if row is None else _persistent(self.session, Message, row)
 
     def recent_texts(self, contact_id: int, *, limit: int) -> list[tuple[str, str]]:
         """(direction, body) of the contact's latest `limit` messages, oldest first: what the
         rules read, without loading whole rows."""
-        rows = self.session.execute(statements.RECENT_TEXTS,
-                                    {"contact_id": contact_id, "limit": limit}).all()
+        rows = self.session.connection().execute(
+            statements.RECENT_TEXTS, {"contact_id": contact_id, "limit": limit}).all()
         return [(d, b) for d, b in reversed(rows)]
 
     def add(self, message: Message) -> Message:
@@ -378,6 +397,17 @@ class MessageRepository:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """An open escalation as the rules read it: a snapshot of its row, never written through."""
+
+    id: int
+    kind: str
+    level: str | None
+    rule_ids: list[Any]
+    detail: dict[str, Any] | None
+
+
 class SafetyEventRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -387,10 +417,10 @@ class SafetyEventRepository:
         self.session.flush()
         return event_
 
-    def open_episode(self, contact_id: int, *, since: dt.datetime) -> SafetyEvent | None:
+    def open_episode(self, contact_id: int, *, since: dt.datetime) -> Episode | None:
         """The contact's most serious escalation that is not resolved and was raised since then."""
-        rows = self.session.scalars(statements.OPEN_EPISODES,
-                                    {"contact_id": contact_id, "since": since}).all()
+        rows = [Episode(*row) for row in self.session.connection().execute(
+            statements.OPEN_EPISODES, {"contact_id": contact_id, "since": since})]
         rank = {"emergency": 2, "self_harm": 2, "urgent": 1}
         # An urgent flag raised only by a model's or a topic's hint (no rule named) describes the
         # answer, not the person's condition: it does not hold later messages at its level.
@@ -466,7 +496,7 @@ class ErasedMessageRepository:
     def contains(self, sid: str) -> bool:
         """True when a message with this MessageSid was stored once and then erased."""
         digest = self.digest(sid)
-        return digest is not None and self.session.execute(
+        return digest is not None and self.session.connection().execute(
             statements.ERASED, {"sid_hash": digest}).first() is not None
 
 

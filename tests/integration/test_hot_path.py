@@ -173,3 +173,29 @@ def test_concurrent_writers_all_get_through(sqlite_uow: tuple[Any, SqlUnitOfWork
         assert uow.session.scalar(select(func.count()).select_from(Contact)) == 200
     turn = write_turn(engine)
     assert turn is not None and not turn.taken
+
+
+def test_the_upserted_contact_is_the_sessions_own_clean_object(
+    sqlite_uow: tuple[Any, SqlUnitOfWork],
+) -> None:
+    engine, uow = sqlite_uow
+    first, later = utcnow(), utcnow()
+    with uow:
+        created = uow.contacts.note_inbound(wa_id="7", phone="whatsapp:+7", profile_name="A",
+                                            country="gb", now=first)
+        assert created.id and created.country == "GB" and created.state == "bot"
+        assert not uow.session.dirty and not uow.session.new  # as if loaded: nothing to write
+        uow.commit()
+    with uow:
+        loaded = uow.contacts.by_wa_id("7")
+        again = uow.contacts.note_inbound(wa_id="7", phone="whatsapp:+7", profile_name=None,
+                                          country=None, now=later)
+        assert again is loaded  # one object per row in a session
+        assert again.last_inbound_at == later and again.profile_name == "A"
+        again.language = "sw"  # a change made afterwards is written as usual
+        with counting(engine) as seen:
+            uow.commit()
+        assert [s.split(" ")[0] for s in seen["statements"]] == ["UPDATE"]
+    with uow:
+        stored = uow.contacts.by_wa_id("7")
+        assert stored is not None and stored.language == "sw"
