@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -1178,6 +1179,13 @@ def _hedged(sentence: str, start: int) -> bool:
     )
 
 
+# The sentence checks below are pure functions of the sentence (and its language), and the
+# offline model's answers are vetted passages whose sentences come back again and again: each
+# is screened once per process. The cache holds a few MB at most.
+_SENTENCE_CACHE = 8192
+
+
+@lru_cache(maxsize=_SENTENCE_CACHE)
 def _certain_diagnosis(sentence: str, language: str) -> bool:
     if _CERTAIN_DIAGNOSIS_ALWAYS.search(sentence):
         return True
@@ -1281,6 +1289,7 @@ _LAB_VALUE = re.compile(
 )
 
 
+@lru_cache(maxsize=_SENTENCE_CACHE)
 def _prescription_dose(sentence: str) -> bool:
     sentence = _LAB_VALUE.sub(" ", sentence)
     if not _RX.search(sentence):
@@ -1332,6 +1341,7 @@ _CLINICIAN_BEFORE = _rx(
 )
 
 
+@lru_cache(maxsize=_SENTENCE_CACHE)
 def _stop_treatment(sentence: str) -> bool:
     for match in _STOP_TREATMENT.finditer(sentence):
         if _CLINICIAN_BEFORE.search(sentence[max(0, match.start() - 40) : match.start()]):
@@ -1349,6 +1359,7 @@ def _stop_treatment(sentence: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=_SENTENCE_CACHE)
 def _defers_care(sentence: str) -> bool:
     for match in _DEFERRAL.finditer(sentence):
         if not _DEFERRAL_NEGATED.search(sentence[max(0, match.start() - 40) : match.start()]):
