@@ -280,6 +280,20 @@ class ThreadExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+# Delete a chain's key only if it still names this job: a later job may have chained behind it.
+_FORGET_IF_LAST = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+    "return 0"
+)
+
+
+def end_of_chain(job: Any, connection: Redis, *_result: Any, **_kwargs: Any) -> None:
+    """rq success callback of a chained job: forget the chain if this job is still its end."""
+    key = (job.meta or {}).get("chain")
+    if key:
+        connection.eval(_FORGET_IF_LAST, 1, key, job.id)
+
+
 class RqExecutor:
     """Jobs on Redis with RQ: any number of `healthbot worker` processes take them."""
 
@@ -317,8 +331,14 @@ class RqExecutor:
         # its id published in the same EXEC, so rq never sees a dangling id. Three round trips,
         # where a lock cost five and a dozen commands.
         from redis.exceptions import WatchError
+        from rq import Callback
 
         last_key = f"{self.prefix}:chain:{chain}"
+        # When the job ends well it forgets the chain if it is still its last link, so the next
+        # message of a person whose answers are all done is queued without a dependency (rq's
+        # cheap path: no WATCH on a predecessor, nothing to release when it ends).
+        options["meta"] = {"chain": last_key}
+        options["on_success"] = Callback(end_of_chain)
         with self.connection.pipeline() as pipe:
             while True:
                 try:

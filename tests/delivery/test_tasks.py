@@ -188,7 +188,7 @@ def test_rq_chains_keep_order_with_four_workers(redis_space: RedisSpace) -> None
 
 @pytest.mark.redis
 def test_rq_concurrent_enqueuers_still_chain_in_enqueue_order(redis_space: RedisSpace) -> None:
-    """Several web threads enqueue for one contact at once: the lock keeps one chain."""
+    """Several web threads enqueue for one contact at once: WATCH/MULTI keeps one chain."""
     executor = rq_executor(redis_space, RetryPolicy(max=1, intervals=(0,)))
     barrier = threading.Barrier(6)
     order: list[int] = []
@@ -208,6 +208,39 @@ def test_rq_concurrent_enqueuers_still_chain_in_enqueue_order(redis_space: Redis
     run_workers(redis_space, executor, 3, lambda: len(job_targets.ended("contact:9")) == 6)
     assert job_targets.ended("contact:9") == order
     assert not job_targets.overlapped("contact:9")
+
+
+@pytest.mark.redis
+def test_a_finished_chain_is_forgotten_so_the_next_job_needs_no_dependency(
+    redis_space: RedisSpace,
+) -> None:
+    from rq.job import Job
+
+    executor = rq_executor(redis_space, RetryPolicy(max=1, intervals=(0,)))
+    key = f"{redis_space.token}:chain:contact:5"
+    first = executor.enqueue("step", "contact:5", 1, 0.0, chain="contact:5")
+    second = executor.enqueue("step", "contact:5", 2, 0.0, chain="contact:5")
+    assert Job.fetch(second, connection=redis_space.conn).dependency_ids == [first]
+    assert redis_space.conn.get(key) == second.encode()
+    run_workers(redis_space, executor, 1, lambda: job_targets.ended("contact:5") == [1, 2])
+    # The first job ended with a successor behind it: only the last one forgets the chain.
+    assert wait_for(lambda: redis_space.conn.get(key) is None, 5)
+    third = executor.enqueue("step", "contact:5", 3, 0.0, chain="contact:5")
+    assert Job.fetch(third, connection=redis_space.conn).dependency_ids == []
+
+
+@pytest.mark.redis
+def test_a_job_that_is_no_longer_the_end_of_its_chain_leaves_it(redis_space: RedisSpace) -> None:
+    from types import SimpleNamespace
+
+    from bot.tasks import end_of_chain
+
+    key = f"{redis_space.token}:chain:contact:6"
+    redis_space.conn.set(key, "job-b")
+    end_of_chain(SimpleNamespace(id="job-a", meta={"chain": key}), redis_space.conn, None)
+    assert redis_space.conn.get(key) == b"job-b"  # job-b chained behind job-a meanwhile
+    end_of_chain(SimpleNamespace(id="job-b", meta={"chain": key}), redis_space.conn, None)
+    assert redis_space.conn.get(key) is None
 
 
 @pytest.mark.redis
