@@ -6,8 +6,9 @@ processes. Both executors keep the same promises:
 
 - order per `chain` (a contact): a job starts only after the previous job of its chain ended,
   even with many workers (RQ: `depends_on` the chain's previous job, whose id is kept in Redis
-  and swapped under a per-chain lock so two web processes can't both read the same predecessor;
-  in-process: one serial lane per chain);
+  and swapped in a WATCH/MULTI/EXEC transaction so two web processes can't both chain behind the
+  same predecessor, and forgotten when the chain's last job ends well; in-process: one serial
+  lane per chain);
 - retries with backoff (`RetryPolicy`), then a failed-job registry staff can read
   (`failed_jobs()`: RQ's FailedJobRegistry, or an in-memory list in-process); a failed job does
   not block its chain: the next job runs once it has given up (RQ `allow_failure`);
