@@ -1,9 +1,9 @@
 """Benchmark: the webhook over real HTTP, as a fraction of a bare Flask responder in the same run.
 
-Three servers, each started here in its own gunicorn, and driven one after the other with the
-same load: signed Twilio WhatsApp forms, a unique MessageSid each, 1,000 senders, questions from
-the understanding eval sets (hundreds of distinct texts, several languages), a new connection per
-request (`Connection: close`, as Twilio's deliveries arrive):
+Each server is started here in its own gunicorn and driven, one after the other, with the same
+load: signed Twilio WhatsApp forms, a unique MessageSid each, 1,000 senders each writing in one
+language variety (questions from the understanding eval sets: hundreds of distinct texts), a new
+connection per request (`Connection: close`, as Twilio's deliveries arrive):
 
 - `bare`: bench/bare_responder.py, which parses the form and answers a fixed TwiML;
 - `queued`: the deployment shape, `healthbot serve` on PostgreSQL and Redis with answers queued
@@ -15,9 +15,11 @@ request (`Connection: close`, as Twilio's deliveries arrive):
 
 The load comes from wrk when it is installed (`apt-get install wrk`), else from a Python load
 generator (slower: it shares the cores and the GIL, so the ratios are then only indicative).
-It then runs each bot shape in-process, single-threaded, over the Flask test client, counting
-the SQL statements, transactions and Redis commands one inbound message costs; starts a queue
-worker on the queued messages and reads its peak RSS; and times `safety.assess`.
+For each run it reads from /proc the CPU the server's processes, PostgreSQL and Redis used per
+request. It then runs each bot shape in-process, single-threaded, over the Flask test client,
+counting the SQL statements, transactions and Redis commands one inbound message costs; starts
+a queue worker on the queued messages (sending to a fake Twilio) and reads its memory; and times
+`safety.assess`.
 
 Run: `.venv/bin/python bench/bench_http.py [--duration 10] [--connections 4,16]`
 (needs PostgreSQL and Redis for the queued shape; `--shapes bare,embedded` runs without them).
