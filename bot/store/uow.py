@@ -190,8 +190,12 @@ def _queue_writers(engine: Engine) -> None:
 
     # Given back after the transaction's COMMIT or ROLLBACK has run (the "commit" event comes
     # before it), when the connection goes back to the pool, or is dropped.
+    def _ended(_dbapi: Any, record: Any = None, *_rest: Any) -> None:
+        if record is not None:  # a detached connection has no record (and never wrote)
+            _end(record.info)
+
     for name in ("checkin", "invalidate", "close", "close_detached"):
-        event.listen(engine.pool, name, lambda _dbapi, *rest: _end(rest[0].info if rest else {}))
+        event.listen(engine.pool, name, _ended)
 
 
 # The session info key under which the secret that keys erased MessageSids' hashes is kept.
