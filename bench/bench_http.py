@@ -6,6 +6,9 @@ language variety (questions from the understanding eval sets: hundreds of distin
 connection per request (`Connection: close`, as Twilio's deliveries arrive):
 
 - `bare`: bench/bare_responder.py, which parses the form and answers a fixed TwiML;
+- `floor`: bench/floor_responder.py, the least the deployment stack can do (signature, form
+  model, contact upsert and message insert in one PostgreSQL transaction, an rq enqueue), to
+  tell what the bot's own work costs above its stack's;
 - `queued`: the deployment shape, `healthbot serve` on PostgreSQL and Redis with answers queued
   (store, commands, rules, enqueue; the answer is left to the workers);
 - `embedded`: `healthbot serve` as a newcomer runs it (SQLite, the offline answer inline, the
@@ -575,7 +578,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
     parser.add_argument("--connections", default="4,16", help="comma-separated")
-    parser.add_argument("--shapes", default="bare,queued,embedded,lexical")
+    parser.add_argument("--shapes", default="bare,floor,queued,embedded,lexical")
     parser.add_argument("--processes", type=int, default=2, help="gunicorn processes (bare, "
                         "queued)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (bare, "
@@ -592,9 +595,10 @@ def main() -> int:
     shapes = [s for s in args.shapes.split(",") if s]
     conns = [int(c) for c in args.connections.split(",")]
     use_wrk = shutil.which("wrk") is not None and not args.python_load
-    if "queued" in shapes and not services_up():
-        print("PostgreSQL or Redis is not running: skipping the queued shape", file=sys.stderr)
-        shapes.remove("queued")
+    if not services_up():
+        print("PostgreSQL or Redis is not running: skipping the floor and queued shapes",
+              file=sys.stderr)
+        shapes = [s for s in shapes if s not in ("floor", "queued")]
     healthbot = str(Path(sys.executable).parent / "healthbot")
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
 
@@ -612,6 +616,16 @@ def main() -> int:
                        "-k", "gthread", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                        "bench.bare_responder:app"]
                 env = dict(os.environ)
+                label = f"{args.processes} x {args.threads}"
+            elif shape == "floor":
+                reset_postgres()
+                reset_redis()
+                env = bot_env(folder, "queued", port)
+                subprocess.run([healthbot, "db", "upgrade"], env=env, cwd=ROOT, check=True,
+                               capture_output=True)
+                cmd = [gunicorn, "-w", str(args.processes), "--threads", str(args.threads),
+                       "-k", "gthread", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                       "bench.floor_responder:app"]
                 label = f"{args.processes} x {args.threads}"
             elif shape == "queued":
                 reset_postgres()
@@ -664,7 +678,7 @@ def main() -> int:
 
         if args.inproc:
             print("\nper inbound message, in-process, single-threaded (Flask test client):")
-            for shape in [s for s in shapes if s != "bare"]:
+            for shape in [s for s in shapes if s not in ("bare", "floor")]:
                 if shape == "queued":
                     reset_postgres()
                     reset_redis()
@@ -690,7 +704,7 @@ def main() -> int:
                   "at the end " + ", ".join(f"{k} {v / 1024:.0f} MB" for k, v in kinds.items()))
         print(f"safety.assess: {assess_median_us():.0f} µs median")
     finally:
-        if "queued" in shapes:
+        if "queued" in shapes or "floor" in shapes:
             drop_postgres()
             reset_redis()
         shutil.rmtree(folder, ignore_errors=True)
