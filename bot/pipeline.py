@@ -263,10 +263,8 @@ def answer_inbound(
         # A red flag the webhook did not see: with answers queued it runs the rules only, and
         # the second opinion runs here. The fixed text and the escalation now, with no model.
         with uow:
-            inbound = _must(uow.messages.get(inbound_id))
-            contact = _must(uow.contacts.get(inbound.contact_id))
-            turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key)
-            return _emergency(turn, assessment, notify_staff, episode)
+            return _emergency(_reload(uow, inbound_id, now, key), assessment, notify_staff,
+                              episode)
 
     # 4. Understand the question, then the model answers from the vetted passages that fit it,
     # outside any transaction: no connection is held while it thinks.
@@ -284,9 +282,7 @@ def answer_inbound(
                   *vetted[1:])
     if understood is not None and (understood.intent or understood.already_answered):
         with uow:
-            inbound = _must(uow.messages.get(inbound_id))
-            contact = _must(uow.contacts.get(inbound.contact_id))
-            turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key)
+            turn = _reload(uow, inbound_id, now, key)
             if understood.intent:
                 return _small_talk(turn, understood.intent, assessment)
             topic = understanding.topic_title(understood.topic, language) if understanding else ""
@@ -314,12 +310,10 @@ def answer_inbound(
             response = grounding.replace_with_passage(response, vetted[0], language)
 
     with uow:
-        inbound = _must(uow.messages.get(inbound_id))
-        contact = _must(uow.contacts.get(inbound.contact_id))
-        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
+        turn = _reload(uow, inbound_id, now, key)
+        inbound, contact = turn.inbound, turn.contact
         # The most cautious triage wins: a model may raise the level, never lower it.
         final = assessment.raised_to(response.urgency if response else None)
-        turn.idempotency_key = key
         if final.is_emergency:
             return _emergency(turn, final, notify_staff, episode)
         if ungrounded is not None:
@@ -363,6 +357,13 @@ def answer_inbound(
             latency_ms=(time.monotonic() - started) * 1000,
             passage_ids=[p.id for p in vetted or ()][:1] if response is not None else [],
         )
+
+
+def _reload(uow: SqlUnitOfWork, inbound_id: int, now: dt.datetime, key: str | None) -> _Turn:
+    """The turn of a stored inbound message, read again in the caller's new transaction."""
+    inbound = _must(uow.messages.get(inbound_id))
+    contact = _must(uow.contacts.get(inbound.contact_id))
+    return _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key)
 
 
 def answer_key(inbound_id: int) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 
+from bot.pipeline import receive
+from bot.schemas import InboundMessage
 from bot.store.models import Contact, Message, utcnow
 from bot.store.uow import (
     SqlUnitOfWork,
@@ -57,16 +59,25 @@ def test_a_question_costs_one_transaction_and_five_statements(app: Any, client: 
     assert commits == 2, stored  # the message received; the answer stored (offline, inline)
     # Receiving: is it erased, the contact upserted, the history, the episode, the message
     # inserted with the rules' verdict; then the inline answer (read, then write its reply).
-    receive = stored[:5]
-    assert [s.split(" ")[0] for s in receive] == ["SELECT", "INSERT", "SELECT", "SELECT",
-                                                  "INSERT"], stored
-    assert "contacts" in receive[1] and "messages" in receive[4]
+    first = stored[:5]
+    assert [s.split(" ")[0] for s in first] == ["SELECT", "INSERT", "SELECT", "SELECT",
+                                                "INSERT"], stored
+    assert "contacts" in first[1] and "messages" in first[4]
     with services.uow() as uow:
         message = uow.session.scalars(select(Message).where(
             Message.direction == "in").order_by(Message.id.desc())).first()
         assert message is not None and message.triage_level and message.language == "en"
         contact = uow.contacts.by_wa_id("447700900461")
         assert contact is not None and contact.last_inbound_at is not None
+    # The receive step alone, exactly: those five statements and one commit, nothing more.
+    msg = InboundMessage.model_validate(twilio_form("and for a fever?", sender=sender))
+    with counting(services.engine) as seen:
+        received = receive(msg, uow=services.uow(), config=services.pipeline_config,
+                           understanding=services.receive_understanding)
+    assert received.answer_id is not None
+    assert [s.split(" ")[0] for s in seen["statements"]] == [
+        "SELECT", "INSERT", "SELECT", "SELECT", "INSERT"], seen["statements"]
+    assert seen["commits"] == 1
 
 
 def test_a_duplicate_delivery_changes_nothing(app: Any, client: Any) -> None:
