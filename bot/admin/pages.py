@@ -233,8 +233,8 @@ def transcript(contact_id: int) -> Any:
     return _transcript_page(contact_id)
 
 
-def _transcript_page(contact_id: int, *, draft: str = "", reply_error: str | None = None,
-                     status: int = 200) -> Any:
+def _transcript_page(contact_id: int, *, draft: str = "", reply_error: str | None = None
+                     ) -> Any:
     data = console().transcript(actor(), contact_id)
     contact = data["contact"]
     page = render_template(
@@ -245,7 +245,7 @@ def _transcript_page(contact_id: int, *, draft: str = "", reply_error: str | Non
         assignable=(console().list_staff() if actor().can("admin") else []),
         dial=_dial(contact.get("phone") or ""),
     )
-    return current_app.make_response((page, status))
+    return page
 
 
 def _notes_before(messages: list[dict[str, Any]], notes: list[dict[str, Any]]
@@ -274,8 +274,7 @@ def reply(contact_id: int) -> Any:
     except (SendRefused, Invalid) as exc:
         # The page again, with the draft in the box and the reason beside it: nothing typed is
         # lost, and the form's #reply anchor brings the browser back to the box.
-        return _transcript_page(contact_id, draft=body[:MAX_REPLY], reply_error=str(exc),
-                                status=exc.status)
+        return _transcript_page(contact_id, draft=body[:MAX_REPLY], reply_error=str(exc))
     else:
         flash(f"Reply sent ({len(ids)} message{'s' if len(ids) != 1 else ''}). "
               "The bot stays quiet until you hand the conversation back.", "ok")
