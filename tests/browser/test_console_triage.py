@@ -25,7 +25,7 @@ from bot.store.models import Contact, Message, SafetyEvent, utcnow
 from bot.webhook.signature import sign
 from tests.admin.support import PASSWORD, fast_hashing, make_staff, seed_contact
 from tests.browser.test_console_browser import SentMessenger
-from tests.browser.test_console_browser import browser as browser  # noqa: F401 - a fixture
+from tests.browser.test_console_browser import browser as browser  # a fixture
 from tests.helpers import TEST_TOKEN, make_settings, twilio_form
 
 PUBLIC_URL = "http://127.0.0.1:5000"
@@ -111,7 +111,7 @@ def _shoot(page: Any, name: str) -> None:
 
 
 def test_emergency_first_live_and_worked_on_a_phone(
-    browser: Any, served: tuple[str, Any, SentMessenger]  # noqa: F811 - the fixture above
+    browser: Any, served: tuple[str, Any, SentMessenger]
 ) -> None:
     base, app, messenger = served
     _, email, _ = make_staff(app, "clinician")
@@ -155,7 +155,8 @@ def test_emergency_first_live_and_worked_on_a_phone(
     page.wait_for_timeout(5_000)
     _post_webhook(base, "Hola, ¿me pueden ayudar?", "whatsapp:+5215599990000", "Marta")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('ul.inbox > li')].some(li => li.innerText.includes('Marta'))")
+        "() => [...document.querySelectorAll('ul.inbox > li')]"
+        ".some(li => li.innerText.includes('Marta'))")
     assert page.evaluate("window.__same_page") is True
     assert page.evaluate("window.healthbotLive.mode") == "sse"
 
@@ -214,7 +215,7 @@ def test_emergency_first_live_and_worked_on_a_phone(
 
 
 def test_without_eventsource_the_inbox_polls(
-    browser: Any, served: tuple[str, Any, SentMessenger]  # noqa: F811 - the fixture above
+    browser: Any, served: tuple[str, Any, SentMessenger]
 ) -> None:
     base, app, _ = served
     _, email, _ = make_staff(app, "viewer")
@@ -235,7 +236,7 @@ def test_without_eventsource_the_inbox_polls(
 
 
 def test_a_refused_reply_keeps_the_draft_beside_the_box(
-    browser: Any, served: tuple[str, Any, SentMessenger]  # noqa: F811 - the fixture above
+    browser: Any, served: tuple[str, Any, SentMessenger]
 ) -> None:
     base, app, messenger = served
     _, email, _ = make_staff(app, "clinician")
