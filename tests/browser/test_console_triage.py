@@ -123,7 +123,7 @@ def test_emergency_first_live_and_worked_on_a_phone(
     # The open emergency is the first row, in words as well as colour, on the first screen.
     first = _first_row(page)
     assert first.get_attribute("data-priority") == "emergency"
-    assert "Emergency" in first.inner_text() and "Esther" in first.inner_text()
+    assert "‼ emergency" in first.inner_text() and "Esther" in first.inner_text()
     assert "waiting 40 min" in first.inner_text()
     assert "he collapsed" in first.inner_text()  # the text that raised it
     assert _on_first_screen(page, first)
