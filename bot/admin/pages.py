@@ -44,6 +44,7 @@ from bot.admin.console import (
     Throttled,
 )
 from bot.admin.events import respond
+from bot.i18n import SUPPORTED
 from bot.store.staff import ROLES
 
 blueprint = Blueprint(
@@ -453,6 +454,36 @@ def token_revoke(staff_id: int, token_id: int) -> Any:
     console().revoke_token(actor(), staff_id, token_id)
     flash(f"Token {token_id} revoked.", "ok")
     return redirect(url_for("admin_pages.staff"))
+
+
+@blueprint.get("/quick-replies")
+@requires("admin")
+def quick_replies() -> Any:
+    items, _ = console().quick_replies(page=1, per_page=200)
+    return render_template("admin/quick_replies.html", items=items, languages=SUPPORTED)
+
+
+@blueprint.post("/quick-replies")
+@requires("admin")
+def quick_reply_save() -> Any:
+    name = request.form.get("name", "").strip()[:48]
+    texts = {lang: request.form.get(f"text_{lang}", "")[:MAX_REPLY] for lang in SUPPORTED
+             if f"text_{lang}" in request.form}
+    try:
+        console().save_quick_reply(actor(), name, texts)
+    except Invalid as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Quick reply {name} saved.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
+
+
+@blueprint.post("/quick-replies/<name>/delete")
+@requires("admin")
+def quick_reply_delete(name: str) -> Any:
+    console().delete_quick_reply(actor(), name)
+    flash(f"Quick reply {name[:48]} removed.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
 
 
 @blueprint.get("/audit")

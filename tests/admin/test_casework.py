@@ -16,7 +16,7 @@ from bot import i18n
 from bot.admin.quick_replies import NAMES, default_texts
 from bot.store.models import Message, SafetyEvent, utcnow
 from bot.store.staff import AuditEntry
-from tests.admin.support import bearer, csrf_of, login, make_staff, seed_contact
+from tests.admin.support import bearer, console, csrf_of, login, make_staff, seed_contact
 from tests.unit.test_spanish_register import tu_forms
 
 LOCALES = Path(i18n.__file__).parent / "locales"
@@ -339,3 +339,32 @@ def test_quick_reply_catalogs_are_complete(language: str) -> None:
 def test_spanish_quick_replies_use_usted() -> None:
     for name, text in default_texts("es").items():
         assert tu_forms(text) == [], name
+
+
+def test_admins_manage_quick_replies_on_their_page(sqlite_app: Any) -> None:
+    pages = sqlite_app.test_client()
+    login(pages, make_staff(sqlite_app, "admin")[1])
+    html = pages.get("/admin/quick-replies").get_data(as_text=True)
+    assert default_texts("hi")["closing"] in html and html.count("quick-reply-card") == len(NAMES)
+    texts = {f"text_{lang}": default_texts(lang)["closing"] for lang in i18n.SUPPORTED}
+    saved = pages.post("/admin/quick-replies", data={
+        "csrf_token": csrf_of(pages), "name": "closing", **texts,
+        "text_es": "Gracias por escribirnos. Si algo le preocupa, consulte hoy con personal de "
+                   "salud; en una emergencia, llame al número de emergencias."},
+        follow_redirects=True)
+    assert "Quick reply closing saved." in saved.get_data(as_text=True)
+    items, _ = console(sqlite_app).quick_replies(language="es")
+    closing = next(i for i in items if i["name"] == "closing")
+    assert closing["text"].startswith("Gracias por escribirnos. Si algo le preocupa")
+    assert closing["texts"]["fr"] == default_texts("fr")["closing"]  # others unchanged
+    bad = pages.post("/admin/quick-replies", data={"csrf_token": csrf_of(pages),
+                                                   "name": "Not A Name", "text_en": "x"},
+                     follow_redirects=True)
+    assert "lower-case letters" in bad.get_data(as_text=True)
+    gone = pages.post("/admin/quick-replies/closing/delete",
+                      data={"csrf_token": csrf_of(pages)}, follow_redirects=True)
+    assert "Quick reply closing removed." in gone.get_data(as_text=True)
+    assert "closing" not in {i["name"] for i in console(sqlite_app).quick_replies()[0]}
+    viewer = sqlite_app.test_client()
+    login(viewer, make_staff(sqlite_app, "clinician")[1])
+    assert viewer.get("/admin/quick-replies").status_code == 403

@@ -72,6 +72,9 @@ PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.claim": "clinician",
     "admin_pages.note_create": "clinician",
     "admin_pages.events": "viewer",
+    "admin_pages.quick_replies": "admin",
+    "admin_pages.quick_reply_save": "admin",
+    "admin_pages.quick_reply_delete": "admin",
 }
 ROLES = ("viewer", "clinician", "admin")
 

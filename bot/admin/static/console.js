@@ -98,7 +98,7 @@
     if (!targets.length) { return; }
     if (targets.some(busy)) { schedule(3000); return; }
     var url = targets[0].getAttribute("data-live-url") || window.location.pathname + window.location.search;
-    window.fetch(url, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+    window.fetch(url, { credentials: "same-origin" })
       .then(function (response) {
         if (response.redirected && response.url.indexOf("/admin/login") >= 0) {
           window.location.reload();  // the session ended: show the sign-in page
