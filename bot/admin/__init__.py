@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.admin.console import Actor, Console
+from bot.admin.events import EventFeed
 from bot.admin.security import app_secret
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def init_app(app: Flask, services: Services) -> Console:
     secret = app_secret(settings)
     console = Console(services, secret)
     app.extensions["healthbot_console"] = console
+    app.extensions["healthbot_events"] = EventFeed(services.uow)
     services.on_erase = console.record_self_erasure
     app.secret_key = secret
     app.config.update(

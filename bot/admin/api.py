@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
 from bot.admin.console import ConsoleError, InboxFilter, Invalid, Throttled, jsonable
+from bot.admin.events import respond
 from bot.admin.openapi import openapi_document
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin/api")
@@ -183,8 +184,9 @@ def reply(contact_id: int) -> Response:
     body = _field(data, "body", str, required=True)
     key = (_field(data, "idempotency_key", str) or request.headers.get("Idempotency-Key")
            or uuid.uuid4().hex)
-    ids = console().reply(actor(), contact_id, body, key=key)
-    return _ok(201, message_ids=ids, state="with_staff")
+    sent = console().reply_case(actor(), contact_id, body, key=key)
+    return _ok(201, message_ids=sent["message_ids"], acknowledged=sent["acknowledged"],
+               state="with_staff")
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/handback")
@@ -218,7 +220,67 @@ def acknowledge(event_id: int) -> Response:
 @blueprint.post(f"/escalations/<{ID}:event_id>/resolve")
 @requires("clinician")
 def resolve(event_id: int) -> Response:
-    return _ok(**console().resolve(actor(), event_id))
+    data = _body()
+    return _ok(**console().resolve(actor(), event_id,
+                                   outcome=_field(data, "outcome", str, required=True),
+                                   note=_field(data, "note", str)))
+
+
+# --- working a case: claims, internal notes, quick replies, live events ------------------------
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/claim")
+@requires("clinician")
+def claim(contact_id: int) -> Response:
+    """Take the conversation (no body), or, as an admin, give it to `staff_id`."""
+    data = _body()
+    return _ok(**console().claim(actor(), contact_id, staff_id=_field(data, "staff_id", int)))
+
+
+@blueprint.get(f"/contacts/<{ID}:contact_id>/notes")
+@requires("viewer")
+def notes(contact_id: int) -> Response:
+    page, per_page = _page_args()
+    items, total = console().notes(contact_id, page=page, per_page=per_page)
+    return _ok(items=items, page=page, per_page=per_page, total=total)
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/notes")
+@requires("clinician")
+def note_create(contact_id: int) -> Response:
+    data = _body()
+    return _ok(201, **console().add_note(actor(), contact_id,
+                                         _field(data, "body", str, required=True)))
+
+
+@blueprint.get("/quick-replies")
+@requires("viewer")
+def quick_replies() -> Response:
+    page, per_page = _page_args()
+    items, total = console().quick_replies(language=request.args.get("language") or None,
+                                           page=page, per_page=per_page)
+    return _ok(items=items, page=page, per_page=per_page, total=total)
+
+
+@blueprint.put("/quick-replies/<name>")
+@requires("admin")
+def quick_reply_save(name: str) -> Response:
+    data = _body()
+    texts = _field(data, "texts", dict, required=True)
+    return _ok(**console().save_quick_reply(actor(), name, texts))
+
+
+@blueprint.delete("/quick-replies/<name>")
+@requires("admin")
+def quick_reply_delete(name: str) -> Response:
+    return _ok(**console().delete_quick_reply(actor(), name))
+
+
+@blueprint.get("/events")
+@requires("viewer")
+def events() -> Response:
+    """Server-sent events (`Accept: text/event-stream`), or one JSON poll; see events.py."""
+    return respond(current_app.extensions["healthbot_events"])
 
 
 @blueprint.get("/staff")

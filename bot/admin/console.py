@@ -8,6 +8,7 @@ Errors (all `ConsoleError`, each with an HTTP status the views map it to):
     ConsoleError
     ├── NotFound        404  no such contact, escalation, staff member or token
     ├── Invalid         400  the input is not acceptable (with the reason)
+    ├── Forbidden       403  the role allows the route but not this use of it (assigning others)
     ├── Conflict        409  the change does not apply in the current state
     ├── Throttled       429  too many failed logins; `retry_after` seconds
     ├── BadCredentials  401  wrong email or password (never says which)
@@ -22,11 +23,12 @@ import datetime as dt
 import io
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, delete, func, select
 
 from bot.admin.security import (
     TOKEN_PREFIX,
@@ -36,7 +38,9 @@ from bot.admin.security import (
     password_problem,
     token_hash,
 )
+from bot.i18n import SUPPORTED, normalize_language
 from bot.outbound import OutsideWindow, SendFailed, in_window
+from bot.store.casework import CaseAssignment, CaseNote, QuickReply
 from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.store.staff import ROLES, ApiToken, AuditEntry, Staff, StaffSession
 
@@ -51,7 +55,17 @@ STATES = ("bot", "needs_human", "with_staff")
 LEVELS = ("info", "self_care", "routine", "urgent", "emergency")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
 ESCALATION_STATUSES = ("open", "acknowledged", "resolved")
+UNRESOLVED = ("open", "acknowledged")
+# Triage order of the inbox and the escalation queue: emergencies (and self-harm) first, then
+# requests for a human, then urgent cases; everything else after them.
+ESCALATION_TIER = {"emergency": 0, "self_harm": 0, "human_requested": 1, "urgent": 2}
+TIER_NAMES = ("emergency", "human", "urgent")
+NO_TIER = len(TIER_NAMES)
+OUTCOMES = ("ambulance_called", "referred", "advised", "no_answer", "other")
 MAX_REPLY = 4000
+MAX_NOTE = 4000
+MAX_OUTCOME_NOTE = 500
+QUICK_REPLY_NAME = re.compile(r"[a-z0-9_]{1,48}")
 # Login throttling. Per (account, address) pair, progressive delays: after PAIR_FREE_FAILURES
 # failures in PAIR_WINDOW, each further try must wait PAIR_FIRST_DELAY, doubling with every
 # failure up to PAIR_MAX_DELAY after the last one. A stranger guessing someone's password slows
@@ -80,6 +94,10 @@ class NotFound(ConsoleError):
 
 class Invalid(ConsoleError):
     status, code = 400, "bad_request"
+
+
+class Forbidden(ConsoleError):
+    status, code = 403, "forbidden"
 
 
 class Conflict(ConsoleError):
@@ -438,7 +456,11 @@ class Console:
     def inbox(
         self, filters: InboxFilter, *, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Return one page of conversations, latest activity first, and the total count.
+        """Return one page of conversations in triage order, and the total count.
+
+        Open emergencies first, then requests for a human, then urgent cases, each longest
+        waiting first (since its oldest unresolved escalation was raised); then the rest, latest
+        activity first.
 
         Raises:
             Invalid: a filter value outside the known ones.
@@ -456,9 +478,15 @@ class Console:
             .group_by(Message.contact_id)
             .subquery()
         )
+        top, waiting = _open_escalations()
         last_activity = func.coalesce(stats.c.last_at, Contact.created_at)
-        query = select(Contact, stats.c.level_rank, last_activity.label("last_activity")).outerjoin(
-            stats, stats.c.contact_id == Contact.id
+        tier = func.coalesce(top.c.tier, NO_TIER)
+        query = (
+            select(Contact, stats.c.level_rank, last_activity.label("last_activity"),
+                   top.c.tier, top.c.open_count, waiting.c.since, waiting.c.event_id)
+            .outerjoin(stats, stats.c.contact_id == Contact.id)
+            .outerjoin(top, top.c.contact_id == Contact.id)
+            .outerjoin(waiting, waiting.c.contact_id == Contact.id)
         )
         if filters.state:
             query = query.where(Contact.state == filters.state)
@@ -479,19 +507,42 @@ class Console:
         with self.uow() as uow:
             total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = uow.session.execute(
-                query.order_by(last_activity.desc(), Contact.id.desc())
+                query.order_by(tier, waiting.c.since.asc().nulls_last(), last_activity.desc(),
+                               Contact.id.desc())
                 .limit(per_page)
                 .offset((page - 1) * per_page)
             ).all()
             contacts = [row[0] for row in rows]
-            last = uow.messages.last_for([c.id for c in contacts])
+            ids = [c.id for c in contacts]
+            last = uow.messages.last_for(ids)
+            last_in = _last_inbound(uow, ids)
+            events = {e.id: e for e in uow.session.scalars(select(SafetyEvent).where(
+                SafetyEvent.id.in_({row[6] for row in rows if row[6] is not None}))).all()}
+            excerpts = _bodies(uow, {e.message_id for e in events.values()})
+            assigned = self._assignments(uow, ids)
+            now = self.clock()
             items = []
-            for contact, level_rank, activity in rows:
+            for contact, level_rank, activity, top_tier, open_count, since, event_id in rows:
                 item = contact_json(contact)
                 item["level"] = LEVELS[level_rank - 1] if level_rank else None
                 item["last_activity_at"] = _aware(activity)
                 found = last.get(contact.id)
                 item["last_message"] = message_json(found) if found is not None else None
+                inbound = last_in.get(contact.id)
+                item["last_inbound"] = message_json(inbound) if inbound is not None else None
+                item["priority"] = TIER_NAMES[top_tier] if top_tier is not None else None
+                item["open_escalations"] = int(open_count or 0)
+                since = _aware(since)
+                item["waiting_since"] = since
+                item["waiting_seconds"] = (
+                    max(0, int((now - since).total_seconds())) if since else None)
+                event = events.get(event_id) if event_id is not None else None
+                item["escalation"] = None if event is None else {
+                    "id": event.id, "kind": event.kind, "level": event.level,
+                    "status": event.status, "created_at": event.created_at,
+                    "excerpt": excerpts.get(event.message_id) if event.message_id else None,
+                }
+                item["assigned_to"] = assigned.get(contact.id)
                 items.append(item)
             return items, int(total)
 
@@ -538,15 +589,35 @@ class Console:
         events = [self._event_json(uow, e, contact) for e in uow.safety_events.for_contact(
             contact.id)]
         now = self.clock()
+        notes = list(uow.session.scalars(
+            select(CaseNote).where(CaseNote.contact_id == contact.id).order_by(CaseNote.id)
+        ).all())
+        note_names = self._staff_names(uow, {n.staff_id for n in notes})
         return {
             "contact": contact_json(contact) | {"in_window": in_window(contact, now)},
             "messages": items,
             "escalations": events,
             "cost_usd": total_cost(all_calls),
+            "notes": [note_json(n, note_names) for n in notes],
+            "assigned_to": self._assignments(uow, [contact.id]).get(contact.id),
         }
 
     def reply(self, actor: Actor, contact_id: int, body: str, *, key: str) -> list[int]:
+        """Send a staff reply (see `reply_case`); return the ids of the stored messages.
+
+        Raises:
+            NotFound, Invalid, SendRefused: as `reply_case`.
+        """
+        ids: list[int] = self.reply_case(actor, contact_id, body, key=key)["message_ids"]
+        return ids
+
+    def reply_case(self, actor: Actor, contact_id: int, body: str, *, key: str
+                   ) -> dict[str, Any]:
         """Send a staff reply through the Messenger and take over the conversation; audited.
+
+        A reply that goes out answers the person's open escalations: each becomes acknowledged
+        by the sender, recorded on the reply (`extra.answers_escalations`) and in the audit log.
+        Returns {"message_ids", "acknowledged"}.
 
         Raises:
             NotFound: no such contact.
@@ -564,13 +635,18 @@ class Console:
             raise Invalid("the idempotency key must be 1-64 letters, digits, - or _")
         with self.uow() as uow:
             _contact(uow, contact_id)
+            answering = [e.id for e in uow.safety_events.for_contact(contact_id)
+                         if e.status == "open" and e.kind in ESCALATION_TIER]
         outcome, error = "sent", None
         ids: list[int] = []
+        acknowledged: list[int] = []
         full_key = f"staff:{contact_id}:{key}"
+        extra: dict[str, Any] = {"staff_id": actor.staff_id, "from": "staff"}
+        if answering:
+            extra["answers_escalations"] = answering
         try:
             ids = self.services.send_text(
-                contact_id, body, key=full_key,
-                extra={"staff_id": actor.staff_id, "from": "staff"}, mode="staff",
+                contact_id, body, key=full_key, extra=extra, mode="staff",
             )
         except MessengerNotConfigured as exc:
             outcome = "not_configured"
@@ -609,14 +685,36 @@ class Console:
             if outcome == "sent":
                 # Replying takes the conversation: the bot stays quiet until it is handed back.
                 contact.state = "with_staff"
+                acknowledged = self._acknowledge_by_reply(uow, actor, answering, ids)
             else:  # the rows recorded before sending failed (kept in the transcript as failed)
                 ids = [m.id for m in uow.messages.by_idempotency_prefix(full_key)]
-            self._audit(uow, actor, "conversation.reply", contact_id=contact_id,
-                        detail={"outcome": outcome, "message_ids": ids})
+            detail: dict[str, Any] = {"outcome": outcome, "message_ids": ids}
+            if acknowledged:
+                detail["acknowledged"] = acknowledged
+            self._audit(uow, actor, "conversation.reply", contact_id=contact_id, detail=detail)
             uow.commit()
         if error is not None:
             raise error
-        return ids
+        return {"message_ids": ids, "acknowledged": acknowledged}
+
+    def _acknowledge_by_reply(
+        self, uow: SqlUnitOfWork, actor: Actor, event_ids: list[int], message_ids: list[int]
+    ) -> list[int]:
+        """Mark the escalations a sent reply answers as acknowledged by its sender."""
+        done = []
+        now = self.clock()
+        for event_id in event_ids:
+            event = uow.session.get(SafetyEvent, event_id)
+            if event is None or event.status != "open":
+                continue  # someone acknowledged or resolved it meanwhile
+            event.status = "acknowledged"
+            event.acknowledged_at, event.acknowledged_by_id = now, actor.staff_id
+            self._audit(uow, actor, "escalation.acknowledge", contact_id=event.contact_id,
+                        target=f"safety_event:{event.id}",
+                        detail={"from": "open", "to": "acknowledged", "kind": event.kind,
+                                "by_reply": message_ids})
+            done.append(event.id)
+        return done
 
     def hand_back(self, actor: Actor, contact_id: int) -> dict[str, Any]:
         """Give the conversation back to the bot and resolve the request for a human; audited.
@@ -635,17 +733,219 @@ class Console:
                     event.status, event.resolved_at = "resolved", now
                     event.resolved_by_id = actor.staff_id
                     resolved.append(event.id)
+            # The bot has the conversation again: nobody is working it any more.
+            uow.session.execute(
+                delete(CaseAssignment).where(CaseAssignment.contact_id == contact.id))
             self._audit(uow, actor, "conversation.handback", contact_id=contact.id,
                         detail={"previous_state": previous, "resolved_escalations": resolved})
             uow.commit()
             return {"state": contact.state, "resolved_escalations": resolved}
+
+    # --- working a case ----------------------------------------------------------------------
+
+    def _assignments(
+        self, uow: SqlUnitOfWork, contact_ids: list[int]
+    ) -> dict[int, dict[str, Any]]:
+        """Who works each of these conversations: {contact_id: {"id", "name", "assigned_at"}}."""
+        if not contact_ids:
+            return {}
+        rows = uow.session.scalars(
+            select(CaseAssignment).where(CaseAssignment.contact_id.in_(contact_ids))).all()
+        names = self._staff_names(uow, {r.staff_id for r in rows})
+        return {r.contact_id: {"id": r.staff_id, "name": names.get(r.staff_id),
+                               "assigned_at": r.assigned_at} for r in rows}
+
+    def claim(
+        self, actor: Actor, contact_id: int, *, staff_id: int | None = None
+    ) -> dict[str, Any]:
+        """Take a conversation to work it, or (admins) give it to another clinician; audited.
+
+        Raises:
+            NotFound: no such contact or staff member.
+            Forbidden: a non-admin assigning someone else.
+            Invalid: the assignee can't work cases (inactive, or a viewer).
+            Conflict: someone else has it and the actor is not an admin.
+        """
+        target = staff_id if staff_id is not None else actor.staff_id
+        if target is None:
+            raise Invalid("say who takes the conversation: staff_id")
+        if target != actor.staff_id and not actor.can("admin"):
+            raise Forbidden("only an admin can give a conversation to someone else")
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            staff = uow.staff.get(target)
+            if staff is None:
+                raise NotFound(f"no staff member {target}")
+            if not staff.active or ROLE_RANK.get(staff.role, 0) < ROLE_RANK["clinician"]:
+                raise Invalid(f"{staff.email} can't work cases (inactive, or a viewer)")
+            row = uow.session.get(CaseAssignment, contact.id)
+            previous = row.staff_id if row is not None else None
+            if previous not in (None, target) and not actor.can("admin"):
+                holder = self._staff_names(uow, {previous}).get(previous or 0, "someone")
+                raise Conflict(f"{holder} is working this conversation; an admin can reassign it")
+            now = self.clock()
+            if row is None:
+                row = CaseAssignment(contact_id=contact.id, staff_id=target,
+                                     assigned_by_id=actor.staff_id, assigned_at=now)
+                uow.session.add(row)
+            elif previous != target:
+                row.staff_id, row.assigned_by_id, row.assigned_at = target, actor.staff_id, now
+            action = "conversation.claim" if target == actor.staff_id else "conversation.assign"
+            self._audit(uow, actor, action, contact_id=contact.id, target=f"staff:{target}",
+                        detail={"staff_id": target, "previous_staff_id": previous})
+            uow.flush()
+            result = {"contact_id": contact.id,
+                      "assigned_to": self._assignments(uow, [contact.id])[contact.id]}
+            uow.commit()
+            return result
+
+    def add_note(self, actor: Actor, contact_id: int, body: str) -> dict[str, Any]:
+        """Keep an internal note on a conversation (never sent to the person); audited.
+
+        Raises:
+            NotFound: no such contact.
+            Invalid: an empty or too long note.
+        """
+        body = body.strip()
+        if not body:
+            raise Invalid("write the note first")
+        if len(body) > MAX_NOTE:
+            raise Invalid(f"a note has at most {MAX_NOTE} characters")
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            note = CaseNote(contact_id=contact.id, staff_id=actor.staff_id, body=body,
+                            created_at=self.clock())
+            uow.session.add(note)
+            uow.flush()
+            # The audit entry says a note was written, not what: the note is the record.
+            self._audit(uow, actor, "case.note", contact_id=contact.id,
+                        target=f"case_note:{note.id}", detail={"chars": len(body)})
+            result = note_json(note, self._staff_names(uow, {note.staff_id}))
+            uow.commit()
+            return result
+
+    def notes(
+        self, contact_id: int, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of a conversation's internal notes, oldest first.
+
+        Raises:
+            NotFound: no such contact.
+        """
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            query = select(CaseNote).where(CaseNote.contact_id == contact.id)
+            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = uow.session.scalars(
+                query.order_by(CaseNote.id).limit(per_page).offset((page - 1) * per_page)).all()
+            names = self._staff_names(uow, {n.staff_id for n in rows})
+            return [note_json(n, names) for n in rows], int(total)
+
+    def quick_replies(
+        self, *, language: str | None = None, page: int = 1, per_page: int = 200
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return canned replies by name with their texts; with `language`, also the text to
+        insert for a person of that language (English when it has none).
+
+        Raises:
+            Invalid: an unsupported language.
+        """
+        if language is not None and language not in SUPPORTED:
+            raise Invalid(f"language must be one of {', '.join(SUPPORTED)}")
+        with self.uow() as uow:
+            names_query = select(QuickReply.name).distinct()
+            total = uow.session.scalar(
+                select(func.count()).select_from(names_query.subquery())) or 0
+            names = list(uow.session.scalars(
+                names_query.order_by(QuickReply.name).limit(per_page)
+                .offset((page - 1) * per_page)).all())
+            rows = uow.session.scalars(
+                select(QuickReply).where(QuickReply.name.in_(names))).all()
+            texts: dict[str, dict[str, str]] = {name: {} for name in names}
+            for row in rows:
+                texts[row.name][row.language] = row.body
+            items = []
+            for name in names:
+                item: dict[str, Any] = {"name": name, "texts": texts[name]}
+                if language is not None:
+                    chosen = language if language in texts[name] else "en"
+                    item["language"] = chosen if chosen in texts[name] else None
+                    item["text"] = texts[name].get(chosen)
+                items.append(item)
+            return items, int(total)
+
+    def quick_replies_for(self, language: str | None) -> list[dict[str, Any]]:
+        """The quick replies to offer in a reply box, in the person's language."""
+        items, _ = self.quick_replies(language=normalize_language(language))
+        return [i for i in items if i["text"]]
+
+    def save_quick_reply(
+        self, actor: Actor, name: str, texts: dict[str, str]
+    ) -> dict[str, Any]:
+        """Create or change a quick reply's texts (an empty text removes that language); audited.
+
+        Raises:
+            Invalid: a malformed name, an unsupported language, too long a text, or no text.
+        """
+        if not QUICK_REPLY_NAME.fullmatch(name):
+            raise Invalid("a quick reply's name is 1-48 lower-case letters, digits or _")
+        for language, text in texts.items():
+            if language not in SUPPORTED:
+                raise Invalid(f"language must be one of {', '.join(SUPPORTED)}")
+            if not isinstance(text, str) or len(text) > MAX_REPLY:
+                raise Invalid(f"each text is a string of at most {MAX_REPLY} characters")
+        with self.uow() as uow:
+            rows = {r.language: r for r in uow.session.scalars(
+                select(QuickReply).where(QuickReply.name == name)).all()}
+            now = self.clock()
+            changed = []
+            for language, text in sorted(texts.items()):
+                text = text.strip()
+                row = rows.get(language)
+                if not text:
+                    if row is not None:
+                        uow.session.delete(row)
+                        del rows[language]
+                        changed.append(language)
+                elif row is None:
+                    rows[language] = QuickReply(name=name, language=language, body=text,
+                                                updated_at=now, updated_by_id=actor.staff_id)
+                    uow.session.add(rows[language])
+                    changed.append(language)
+                elif row.body != text:
+                    row.body, row.updated_at, row.updated_by_id = text, now, actor.staff_id
+                    changed.append(language)
+            if not rows:
+                raise Invalid("a quick reply needs a text in at least one language")
+            self._audit(uow, actor, "quick_reply.save", target=f"quick_reply:{name}",
+                        detail={"languages": changed})
+            uow.commit()
+            return {"name": name, "texts": {k: v.body for k, v in sorted(rows.items())}}
+
+    def delete_quick_reply(self, actor: Actor, name: str) -> dict[str, Any]:
+        """Remove a quick reply in every language; audited.
+
+        Raises:
+            NotFound: no quick reply of that name.
+        """
+        with self.uow() as uow:
+            removed = int(uow.session.scalar(
+                select(func.count()).where(QuickReply.name == name[:48])) or 0)
+            uow.session.execute(delete(QuickReply).where(QuickReply.name == name[:48]))
+            if not removed:
+                raise NotFound(f"no quick reply {name[:48]!r}")
+            self._audit(uow, actor, "quick_reply.delete", target=f"quick_reply:{name}",
+                        detail={"languages": removed})
+            uow.commit()
+            return {"name": name, "removed": removed}
 
     # --- escalations -----------------------------------------------------------------------
 
     def escalations(
         self, status: str | None, *, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Return escalations, oldest first: open and acknowledged ones unless `status` says.
+        """Return escalations, most severe and then longest waiting first: open and
+        acknowledged ones unless `status` says (resolved ones: latest first).
 
         Raises:
             Invalid: unknown status.
@@ -656,9 +956,10 @@ class Console:
         query = select(SafetyEvent).where(SafetyEvent.status.in_(wanted))
         with self.uow() as uow:
             total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            order = SafetyEvent.id.desc() if status == "resolved" else SafetyEvent.id
+            order = ([SafetyEvent.id.desc()] if status == "resolved"
+                     else [_tier_of_kind(), SafetyEvent.created_at, SafetyEvent.id])
             events = uow.session.scalars(
-                query.order_by(order).limit(per_page).offset((page - 1) * per_page)
+                query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
             ).all()
             contacts = {
                 c.id: c for c in uow.session.scalars(
@@ -677,17 +978,28 @@ class Console:
         """
         return self._move(actor, event_id, "acknowledged", ("open",))
 
-    def resolve(self, actor: Actor, event_id: int) -> dict[str, Any]:
-        """Close an open or acknowledged escalation; audited.
+    def resolve(
+        self, actor: Actor, event_id: int, *, outcome: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Close an open or acknowledged escalation with its outcome; audited.
 
         Raises:
+            Invalid: no outcome, an unknown one, or too long a note.
             NotFound: no such escalation.
             Conflict: it is already resolved, or not an escalation.
         """
-        return self._move(actor, event_id, "resolved", ("open", "acknowledged"))
+        if outcome not in OUTCOMES:
+            raise Invalid(f"say how it ended: outcome must be one of {', '.join(OUTCOMES)}")
+        note = (note or "").strip() or None
+        if note is not None and len(note) > MAX_OUTCOME_NOTE:
+            raise Invalid(f"the outcome note has at most {MAX_OUTCOME_NOTE} characters")
+        return self._move(actor, event_id, "resolved", ("open", "acknowledged"),
+                          outcome=outcome, note=note)
 
     def _move(
-        self, actor: Actor, event_id: int, to: str, allowed_from: tuple[str, ...]
+        self, actor: Actor, event_id: int, to: str, allowed_from: tuple[str, ...],
+        *, outcome: str | None = None, note: str | None = None,
     ) -> dict[str, Any]:
         with self.uow() as uow:
             event = uow.session.get(SafetyEvent, event_id)
@@ -701,10 +1013,13 @@ class Console:
                 event.acknowledged_at, event.acknowledged_by_id = now, actor.staff_id
             else:
                 event.resolved_at, event.resolved_by_id = now, actor.staff_id
+                event.outcome, event.outcome_note = outcome, note
             verb = "acknowledge" if to == "acknowledged" else "resolve"
+            detail: dict[str, Any] = {"from": previous, "to": to, "kind": event.kind}
+            if outcome is not None:
+                detail["outcome"] = outcome
             self._audit(uow, actor, f"escalation.{verb}", contact_id=event.contact_id,
-                        target=f"safety_event:{event.id}",
-                        detail={"from": previous, "to": to, "kind": event.kind})
+                        target=f"safety_event:{event.id}", detail=detail)
             uow.flush()
             result = self._event_json(uow, event, uow.contacts.get(event.contact_id))
             uow.commit()
@@ -734,6 +1049,8 @@ class Console:
             "acknowledged_by": _name(names, event.acknowledged_by_id),
             "resolved_at": event.resolved_at,
             "resolved_by": _name(names, event.resolved_by_id),
+            "outcome": event.outcome,
+            "outcome_note": event.outcome_note,
         }
 
     def _staff_names(self, uow: SqlUnitOfWork, ids: Iterable[int | None]) -> dict[int, str]:
@@ -878,6 +1195,69 @@ def _counts(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[str, int]:
     }
 
 
+def _tier_of_kind() -> Any:
+    return case(ESCALATION_TIER, value=SafetyEvent.kind, else_=NO_TIER)
+
+
+def _open_escalations() -> tuple[Any, Any]:
+    """Subqueries of each contact's unresolved escalations: its top tier (and how many), and
+    when the oldest of that tier was raised (and its id)."""
+    unresolved = (
+        select(SafetyEvent.contact_id, _tier_of_kind().label("tier"),
+               SafetyEvent.created_at, SafetyEvent.id)
+        .where(SafetyEvent.status.in_(UNRESOLVED), SafetyEvent.kind.in_(ESCALATION_TIER))
+        .subquery()
+    )
+    top = (
+        select(unresolved.c.contact_id, func.min(unresolved.c.tier).label("tier"),
+               func.count().label("open_count"))
+        .group_by(unresolved.c.contact_id)
+        .subquery()
+    )
+    waiting = (
+        select(unresolved.c.contact_id, func.min(unresolved.c.created_at).label("since"),
+               func.min(unresolved.c.id).label("event_id"))
+        .join(top, and_(top.c.contact_id == unresolved.c.contact_id,
+                        top.c.tier == unresolved.c.tier))
+        .group_by(unresolved.c.contact_id)
+        .subquery()
+    )
+    return top, waiting
+
+
+def _last_inbound(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, Message]:
+    """Each contact's latest message from the person (not the bot's last bubble)."""
+    if not contact_ids:
+        return {}
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "in")
+        .group_by(Message.contact_id)
+    )
+    rows = uow.session.scalars(select(Message).where(Message.id.in_(latest))).all()
+    return {m.contact_id: m for m in rows}
+
+
+def _bodies(uow: SqlUnitOfWork, message_ids: Iterable[int | None]) -> dict[int, str]:
+    """The first 200 characters of each message: what raised an escalation."""
+    wanted = {i for i in message_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Message.id, Message.body).where(Message.id.in_(wanted)))
+    return {i: (body or "")[:200] for i, body in rows}
+
+
+def note_json(note: CaseNote, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "contact_id": note.contact_id,
+        "staff_id": note.staff_id,
+        "staff": _name(names, note.staff_id),
+        "body": note.body,
+        "created_at": note.created_at,
+    }
+
+
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
     return names.get(staff_id) if staff_id is not None else None
 
@@ -1019,6 +1399,7 @@ __all__ = [
     "Conflict",
     "Console",
     "ConsoleError",
+    "Forbidden",
     "InboxFilter",
     "Invalid",
     "NotFound",

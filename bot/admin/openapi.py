@@ -25,7 +25,7 @@ def _responses(ok: dict[str, Any], *codes: int, ok_code: str = "200") -> dict[st
     texts = {
         400: "Invalid input", 401: "No valid bearer token", 403: "The role is not enough",
         404: "Not found", 409: "Conflicts with the current state", 502: "Twilio refused",
-        503: "Sending is not configured",
+        503: "Sending is not configured, or too many live streams",
     }
     result = {ok_code: ok, "401": _err(texts[401]), "403": _err(texts[403])}
     for code in codes:
@@ -184,7 +184,64 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": {"type": "integer"},
     },
+    "Assignment": {
+        "type": "object",
+        "required": ["id", "assigned_at"],
+        "properties": {
+            "id": {"type": "integer", "description": "the staff member working the case"},
+            "name": NULLABLE_STR,
+            "assigned_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Claim": {
+        "type": "object",
+        "required": ["contact_id", "assigned_to"],
+        "properties": {"contact_id": {"type": "integer"}, "assigned_to": _ref("Assignment")},
+    },
+    "Note": {
+        "type": "object",
+        "required": ["id", "contact_id", "body", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "contact_id": {"type": "integer"},
+            "staff_id": {"type": "integer", "nullable": True},
+            "staff": NULLABLE_STR,
+            "body": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "QuickReply": {
+        "type": "object",
+        "required": ["name", "texts"],
+        "properties": {
+            "name": {"type": "string"},
+            "texts": {"type": "object", "additionalProperties": {"type": "string"},
+                      "description": "the text in each language that has one"},
+            "language": NULLABLE_STR,
+            "text": NULLABLE_STR,
+        },
+    },
+    "EventPoll": {
+        "type": "object",
+        "required": ["items", "last_event_id", "summary"],
+        "properties": {
+            "items": {"type": "array", "items": {
+                "type": "object", "required": ["id", "event", "data"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "event": {"type": "string",
+                              "enum": ["message", "escalation", "case", "summary"]},
+                    "data": {"type": "object"},
+                },
+            }},
+            "last_event_id": {"type": "string"},
+            "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
 }
+OUTCOME = {"type": "string", "enum": ["ambulance_called", "referred", "advised", "no_answer",
+                                      "other"]}
+LANGUAGE = {"type": "string", "enum": ["en", "es", "pt", "fr", "sw", "hi"]}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -278,9 +335,85 @@ def openapi_document() -> dict[str, Any]:
             "responses": _responses(_json(_ref("Escalation")), 404, 409),
         }},
         "/escalations/{event_id}/resolve": {"post": {
-            "summary": "Resolve an escalation (clinician, audited)",
+            "summary": "Resolve an escalation with its outcome (clinician, audited)",
             "operationId": "resolveEscalation", "parameters": event,
-            "responses": _responses(_json(_ref("Escalation")), 404, 409),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["outcome"],
+                "properties": {"outcome": OUTCOME,
+                               "note": {"type": "string", "maxLength": 500}},
+            }}}},
+            "responses": _responses(_json(_ref("Escalation")), 400, 404, 409),
+        }},
+        "/contacts/{contact_id}/claim": {"post": {
+            "summary": "Take the conversation, or give it to staff_id (admins); audited",
+            "operationId": "claimConversation", "parameters": contact,
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"staff_id": ID},
+            }}}},
+            "responses": _responses(_json(_ref("Claim")), 400, 404, 409),
+        }},
+        "/contacts/{contact_id}/notes": {
+            "parameters": contact,
+            "get": {
+                "summary": "Internal notes on the conversation, oldest first",
+                "operationId": "listNotes", "parameters": PAGING,
+                "responses": _responses(_json(_page("Note")), 400, 404),
+            },
+            "post": {
+                "summary": "Add an internal note; never sent to the person (clinician, audited)",
+                "operationId": "addNote",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["body"],
+                    "properties": {"body": {"type": "string", "minLength": 1,
+                                            "maxLength": 4000}},
+                }}}},
+                "responses": _responses(_json(_ref("Note"), "Created"), 400, 404,
+                                        ok_code="201"),
+            },
+        },
+        "/quick-replies": {"get": {
+            "summary": "Canned replies by name, a text per language; with language, the text "
+                       "to insert for that person (English when missing)",
+            "operationId": "listQuickReplies",
+            "parameters": [*PAGING, {"name": "language", "in": "query", "schema": LANGUAGE}],
+            "responses": _responses(_json(_page("QuickReply")), 400),
+        }},
+        "/quick-replies/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9_]{1,48}$"}}],
+            "put": {
+                "summary": "Create or change a quick reply; an empty text removes that "
+                           "language (admin, audited)",
+                "operationId": "saveQuickReply",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["texts"],
+                    "properties": {"texts": {
+                        "type": "object", "minProperties": 1,
+                        "additionalProperties": {"type": "string", "maxLength": 4000}}},
+                }}}},
+                "responses": _responses(_json(_ref("QuickReply")), 400),
+            },
+            "delete": {
+                "summary": "Remove a quick reply in every language (admin, audited)",
+                "operationId": "deleteQuickReply",
+                "responses": _responses(_json({"type": "object"}), 404),
+            },
+        },
+        "/events": {"get": {
+            "summary": "Live events: server-sent events with Accept: text/event-stream "
+                       "(a bounded stream; reconnect with Last-Event-ID), else one JSON poll",
+            "operationId": "events",
+            "parameters": [
+                {"name": "after", "in": "query", "description": "the cursor (an event id)",
+                 "schema": {"type": "string", "pattern": "^[0-9]+[.][0-9]+[.][0-9]+$"}},
+                {"name": "Last-Event-ID", "in": "header",
+                 "schema": {"type": "string", "pattern": "^[0-9]+[.][0-9]+[.][0-9]+$"}},
+            ],
+            "responses": _responses({
+                "description": "Events after the cursor",
+                "content": {"application/json": {"schema": _ref("EventPoll")},
+                            "text/event-stream": {"schema": {"type": "string"}}},
+            }, 400, 503),
         }},
         "/staff": {
             "get": {

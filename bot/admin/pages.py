@@ -31,14 +31,20 @@ from bot.admin.auth import UNDECLARED, actor, console, public, required_role, re
 from bot.admin.console import (
     ESCALATION_STATUSES,
     LEVELS,
+    MAX_REPLY,
+    OUTCOMES,
     STATES,
     BadCredentials,
+    Conflict,
     ConsoleError,
+    Forbidden,
     InboxFilter,
     Invalid,
     SendRefused,
     Throttled,
 )
+from bot.admin.events import respond
+from bot.i18n import SUPPORTED
 from bot.store.staff import ROLES
 
 blueprint = Blueprint(
@@ -80,7 +86,8 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return response
@@ -224,9 +231,38 @@ def inbox() -> Any:
 @blueprint.get(f"/contacts/<{ID}:contact_id>")
 @requires("viewer")
 def transcript(contact_id: int) -> Any:
+    return _transcript_page(contact_id)
+
+
+def _transcript_page(contact_id: int, *, draft: str = "", reply_error: str | None = None
+                     ) -> Any:
     data = console().transcript(actor(), contact_id)
-    return render_template("admin/transcript.html", data=data, contact=data["contact"],
-                           reply_key=uuid.uuid4().hex)
+    contact = data["contact"]
+    page = render_template(
+        "admin/transcript.html", data=data, contact=contact, reply_key=uuid.uuid4().hex,
+        draft=draft, reply_error=reply_error, outcomes=OUTCOMES,
+        notes_before=_notes_before(data["messages"], data.get("notes", [])),
+        quick_replies=console().quick_replies_for(contact.get("language")),
+        assignable=(console().list_staff() if actor().can("admin") else []),
+        dial=_dial(contact.get("phone") or ""),
+    )
+    return page
+
+
+def _notes_before(messages: list[dict[str, Any]], notes: list[dict[str, Any]]
+                  ) -> dict[int | None, list[dict[str, Any]]]:
+    """Place each internal note in the transcript: before the first message written after it
+    (key None: after the last message)."""
+    placed: dict[int | None, list[dict[str, Any]]] = {}
+    for note in notes:
+        after = next((m["id"] for m in messages if m["created_at"] > note["created_at"]), None)
+        placed.setdefault(after, []).append(note)
+    return placed
+
+
+def _dial(phone: str) -> str:
+    """The digits of an E.164 number, for tel:+… and https://wa.me/… links."""
+    return "".join(c for c in phone.removeprefix("whatsapp:") if c.isdigit())
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/reply")
@@ -237,11 +273,47 @@ def reply(contact_id: int) -> Any:
     try:
         ids = console().reply(actor(), contact_id, body, key=key)
     except (SendRefused, Invalid) as exc:
-        flash(str(exc), "error")
+        # The page again, with the draft in the box and the reason beside it: nothing typed is
+        # lost, and the form's #reply anchor brings the browser back to the box.
+        return _transcript_page(contact_id, draft=body[:MAX_REPLY], reply_error=str(exc))
     else:
         flash(f"Reply sent ({len(ids)} message{'s' if len(ids) != 1 else ''}). "
               "The bot stays quiet until you hand the conversation back.", "ok")
     return redirect(url_for("admin_pages.transcript", contact_id=contact_id) + "#reply")
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/claim")
+@requires("clinician")
+def claim(contact_id: int) -> Any:
+    raw = request.form.get("staff_id") or ""
+    staff_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    try:
+        done = console().claim(actor(), contact_id, staff_id=staff_id)
+    except (Conflict, Forbidden, Invalid) as exc:
+        flash(str(exc), "error")
+    else:
+        who = done["assigned_to"]["name"] or "you"
+        flash(f"{who} is working this conversation.", "ok")
+    return redirect(url_for("admin_pages.transcript", contact_id=contact_id))
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/notes")
+@requires("clinician")
+def note_create(contact_id: int) -> Any:
+    try:
+        console().add_note(actor(), contact_id, request.form.get("note", ""))
+    except Invalid as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Note kept (staff only: never sent).", "ok")
+    return redirect(url_for("admin_pages.transcript", contact_id=contact_id) + "#reply")
+
+
+@blueprint.get("/events")
+@requires("viewer")
+def events() -> Any:
+    """The pages' live events: the API's implementation behind the session cookie."""
+    return respond(current_app.extensions["healthbot_events"])
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/handback")
@@ -285,7 +357,8 @@ def escalations() -> Any:
     page = _page_arg()
     items, total = console().escalations(status, page=page, per_page=PER_PAGE)
     return render_template("admin/escalations.html", items=items, total=total, page=page,
-                           per_page=PER_PAGE, status=status, statuses=ESCALATION_STATUSES)
+                           per_page=PER_PAGE, status=status, statuses=ESCALATION_STATUSES,
+                           outcomes=OUTCOMES)
 
 
 @blueprint.post(f"/escalations/<{ID}:event_id>/acknowledge")
@@ -299,9 +372,22 @@ def acknowledge(event_id: int) -> Any:
 @blueprint.post(f"/escalations/<{ID}:event_id>/resolve")
 @requires("clinician")
 def resolve(event_id: int) -> Any:
-    event = console().resolve(actor(), event_id)
-    flash(f"Escalation {event_id} resolved.", "ok")
+    try:
+        event = console().resolve(actor(), event_id, outcome=request.form.get("outcome") or None,
+                                  note=request.form.get("outcome_note", "")[:1000])
+    except Invalid as exc:
+        flash(str(exc), "error")
+        return redirect(request.referrer if _local(request.referrer)
+                        else url_for("admin_pages.escalations"))
+    flash(f"Escalation {event_id} resolved: {event['outcome'].replace('_', ' ')}.", "ok")
     return redirect(_back(event["contact_id"]))
+
+
+def _local(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.netloc in ("", request.host) and parts.path.startswith("/admin")
 
 
 def _back(contact_id: int) -> str:
@@ -368,6 +454,36 @@ def token_revoke(staff_id: int, token_id: int) -> Any:
     console().revoke_token(actor(), staff_id, token_id)
     flash(f"Token {token_id} revoked.", "ok")
     return redirect(url_for("admin_pages.staff"))
+
+
+@blueprint.get("/quick-replies")
+@requires("admin")
+def quick_replies() -> Any:
+    items, _ = console().quick_replies(page=1, per_page=200)
+    return render_template("admin/quick_replies.html", items=items, languages=SUPPORTED)
+
+
+@blueprint.post("/quick-replies")
+@requires("admin")
+def quick_reply_save() -> Any:
+    name = request.form.get("name", "").strip()[:48]
+    texts = {lang: request.form.get(f"text_{lang}", "")[:MAX_REPLY] for lang in SUPPORTED
+             if f"text_{lang}" in request.form}
+    try:
+        console().save_quick_reply(actor(), name, texts)
+    except Invalid as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Quick reply {name} saved.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
+
+
+@blueprint.post("/quick-replies/<name>/delete")
+@requires("admin")
+def quick_reply_delete(name: str) -> Any:
+    console().delete_quick_reply(actor(), name)
+    flash(f"Quick reply {name[:48]} removed.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
 
 
 @blueprint.get("/audit")

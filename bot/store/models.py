@@ -154,6 +154,9 @@ class SafetyEvent(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(Integer)
     resolved_at: Mapped[dt.datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(Integer)
+    # How staff closed it: "ambulance_called", "referred", "advised", "no_answer", "other".
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    outcome_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class ModelCallRow(Base):
@@ -218,4 +221,5 @@ class ErasedMessage(Base):
 
 # The staff console's tables live in their own module; importing it here puts them on Base's
 # metadata, so Alembic and create_all see every table.
+from bot.store import casework as _casework  # noqa: E402, F401
 from bot.store import staff as _staff  # noqa: E402, F401

@@ -42,6 +42,13 @@ API_MATRIX: dict[str, str | None] = {
     "admin_api.token_revoke": "admin",
     "admin_api.audit": "admin",
     "admin_api.failed_jobs": "viewer",
+    "admin_api.claim": "clinician",
+    "admin_api.notes": "viewer",
+    "admin_api.note_create": "clinician",
+    "admin_api.quick_replies": "viewer",
+    "admin_api.quick_reply_save": "admin",
+    "admin_api.quick_reply_delete": "admin",
+    "admin_api.events": "viewer",
 }
 PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.login": None,
@@ -62,6 +69,12 @@ PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.token_create": "admin",
     "admin_pages.token_revoke": "admin",
     "admin_pages.audit": "admin",
+    "admin_pages.claim": "clinician",
+    "admin_pages.note_create": "clinician",
+    "admin_pages.events": "viewer",
+    "admin_pages.quick_replies": "admin",
+    "admin_pages.quick_reply_save": "admin",
+    "admin_pages.quick_reply_delete": "admin",
 }
 ROLES = ("viewer", "clinician", "admin")
 
@@ -98,6 +111,10 @@ def _values(app: Any, rule: Any) -> dict[str, Any]:
         target_id, _, _ = make_staff(app, "viewer")
         token = console(app).create_token(CLI_ACTOR, target_id, label="target")
         candidates.update(staff_id=target_id, token_id=token["id"])
+    if "name" in rule.arguments:
+        name = f"matrix_{secrets.token_hex(4)}"
+        console(app).save_quick_reply(CLI_ACTOR, name, {"en": "Please see a health worker today."})
+        candidates["name"] = name
     return {name: candidates[name] for name in rule.arguments}
 
 
@@ -108,6 +125,9 @@ def _api_body(endpoint: str) -> dict[str, Any] | None:
                                    "role": "viewer", "password": "a long enough password"},
         "admin_api.staff_update": {"name": "Renamed"},
         "admin_api.token_create": {"label": "matrix"},
+        "admin_api.resolve": {"outcome": "advised"},
+        "admin_api.note_create": {"body": "Called her back; no answer."},
+        "admin_api.quick_reply_save": {"texts": {"en": "Please call us back."}},
     }.get(endpoint)
 
 
@@ -174,7 +194,7 @@ def test_page_access_matrix(sqlite_app: Any) -> None:
                 data = {"csrf_token": csrf_of(client), "body": "Hello from the clinic",
                         "confirm": "ERASE", "email": f"p-{secrets.token_hex(4)}@x.example.org",
                         "role": "viewer", "password": "a long enough password",
-                        "label": "matrix"}
+                        "label": "matrix", "outcome": "advised", "note": "A note"}
                 if rule.endpoint == "admin_pages.login":
                     data["password"] = "not the password"
             response = client.open(url, method=method, data=data)
