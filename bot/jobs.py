@@ -113,12 +113,23 @@ def retry_due_alerts(services: Services) -> int:
     return services.alerts.retry_due()
 
 
+def transcribe(services: Services, inbound_id: int) -> str:
+    """Hear a stored voice note, then triage and answer it like typed text (bot/voice/job.py)."""
+    from bot.voice.job import transcribe as hear_voice_note
+
+    return hear_voice_note(services, inbound_id)
+
+
 JOBS: dict[str, Callable[..., Any]] = {
     "answer": answer,
     "send": send_messages,
     "alerts": deliver_alerts,
     "retry_alerts": retry_due_alerts,
+    "transcribe": transcribe,
 }
+# The replies `pipeline.hear` decided on a voice note go out as decided (a STOP's confirmation
+# included), like the TwiML of a typed message; a model's answer keeps the answer checks.
+VOICE = "voice"
 
 
 def deliver(services: Services, message_ids: list[int], *, purpose: str) -> list[str]:
@@ -141,7 +152,8 @@ def deliver(services: Services, message_ids: list[int], *, purpose: str) -> list
             list(message_ids),
             status_callback=services.status_callback_url,
             template_for=services.template_for(purpose),
-            may_send=answer_check if purpose == ANSWER else staff_reply_check,
+            may_send=(answer_check if purpose == ANSWER
+                      else None if purpose == VOICE else staff_reply_check),
         )
     except OutsideWindow as exc:
         log.warning("not sent: %s", exc)

@@ -43,6 +43,9 @@ from bot.tasks import (
 )
 from bot.understanding import Understanding
 from bot.understanding.embedder import build_embedder
+from bot.voice.factory import build_transcriber, media_policy
+from bot.voice.media import MediaPolicy
+from bot.voice.transcribe import Transcriber
 
 if TYPE_CHECKING:
     from bot.store.models import Contact, Message, SafetyEvent
@@ -79,6 +82,9 @@ class Services:
     # Where slow work runs (bot/tasks.py): RQ with REDIS_URL, else threads in this process.
     tasks: Executor | None = None
     local_tasks: ThreadExecutor | None = None
+    # Voice notes (HEALTHBOT_TRANSCRIBE_MODEL) and where their audio may be fetched from.
+    transcriber: Transcriber | None = None
+    media_policy: MediaPolicy | None = None
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)
@@ -116,6 +122,18 @@ class Services:
         REST. Inline, the message is encoded once and shared by the second opinion and the answer.
         """
         return None if self.defers_answers else self.understanding
+
+    @property
+    def transcribes(self) -> bool:
+        """True when voice notes are heard: a transcriber, a queue and a way to send."""
+        return (self.transcriber is not None and self.messenger is not None
+                and self.tasks is not None and self.media_policy is not None)
+
+    def enqueue_transcription(self, contact_id: int, inbound_id: int) -> str:
+        """Queue the hearing of a stored voice note, behind the contact's earlier messages."""
+        if self.tasks is None:
+            raise RuntimeError("no job executor: build_services made none")
+        return self.tasks.enqueue("transcribe", inbound_id, chain=f"contact:{contact_id}")
 
     @property
     def defers_answers(self) -> bool:
@@ -366,6 +384,13 @@ def build_services(
     )
     services.tasks = build_executor(services, background=background)
     closers.append(services.tasks.close)
+    services.transcriber = build_transcriber(settings, http)
+    if services.transcriber is not None:
+        services.media_policy = media_policy(settings)
+        if messenger is None:
+            log.warning("HEALTHBOT_TRANSCRIBE_MODEL=%s is set, but without Twilio credentials "
+                        "the answer to a voice note can't be sent: voice notes get the "
+                        "honest reply", settings.transcribe_model)
     if settings.defers_answers and messenger is None:
         log.warning("HEALTHBOT_MODEL=%s may be slow, but without Twilio credentials answers can't "
                     "be sent later: they are answered inline, within Twilio's 15 s",

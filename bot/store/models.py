@@ -123,6 +123,15 @@ class Message(Base):
     # active topic for the next turn, and what staff see the answer rested on.
     passage_ids: Mapped[list[Any]] = mapped_column(default=list)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # A voice note's transcript (also the body the pipeline read), the language it was heard in,
+    # the `provider/model` that heard it, the audio's length and what hearing it cost (None:
+    # unknown), for the console, the API and `healthbot costs`. Erased with the person.
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript_language: Mapped[str | None] = mapped_column(String(16))
+    transcriber: Mapped[str | None] = mapped_column(String(120))
+    audio_seconds: Mapped[float | None] = mapped_column(Float)
+    transcription_cost_usd: Mapped[float | None] = mapped_column(Float)
+    transcription_ms: Mapped[float | None] = mapped_column(Float)
     received_at: Mapped[dt.datetime | None]
     latency_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
