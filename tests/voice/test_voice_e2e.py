@@ -242,3 +242,52 @@ def test_real_recognition_of_real_speech_triages_the_emergency_it_hears(stack: S
     assert [e.kind for e in stack.events(sender)] == ["emergency"]
     sent = stack.messenger.bodies(sender)
     assert sent[0].startswith(i18n.t("voice_heard", "en", transcript=row.transcript))
+
+
+def test_running_the_job_again_neither_hears_nor_sends_twice(stack: Stack) -> None:
+    from bot import jobs
+
+    sender = f"whatsapp:+4477005{next(_numbers):04d}"
+    stack.post_voice(stack.server.voice_note("my child has diarrhoea, what should I do?", "en"),
+                     sender)
+    stack.settle()
+    uploads, sent = len(stack.server.uploads), list(stack.messenger.bodies(sender))
+    jobs.run(stack.services, "transcribe", [stack.inbound(sender).id])
+    assert len(stack.server.uploads) == uploads
+    assert stack.messenger.bodies(sender) == sent
+
+
+def test_stop_said_in_a_voice_note_is_the_stop_command(stack: Stack) -> None:
+    sender = f"whatsapp:+4477006{next(_numbers):04d}"
+    stack.post_voice(stack.server.voice_note("stop", "en"), sender)
+    stack.settle()
+    sent = stack.messenger.bodies(sender)
+    assert sent == [f'{i18n.t("voice_heard", "en", transcript="stop")}\n\n'
+                    f'{i18n.t("stopped", "en")}']
+    with stack.services.uow() as uow:
+        contact = uow.contacts.by_wa_id(sender.removeprefix("whatsapp:+"))
+        assert contact is not None and contact.opted_out
+    # Opted out: a routine voice note is stored (and heard) but not answered...
+    stack.post_voice(stack.server.voice_note("I have a mild headache", "en"), sender)
+    stack.settle()
+    assert stack.messenger.bodies(sender) == sent
+    assert stack.inbound(sender).transcript == "I have a mild headache"
+    # ...while an emergency still gets the fixed text, as a typed one does.
+    stack.post_voice(stack.server.voice_note("he is not breathing", "en"), sender)
+    stack.settle()
+    assert len(stack.messenger.bodies(sender)) == 2
+    assert stack.inbound(sender).triage_level == "emergency"
+
+
+def test_delete_yes_by_voice_erases_the_transcripts_too(stack: Stack) -> None:
+    sender = f"whatsapp:+4477007{next(_numbers):04d}"
+    wa_id = sender.removeprefix("whatsapp:+")
+    for said in ("I have a cough", "delete", "delete yes"):
+        stack.post_voice(stack.server.voice_note(said, "en"), sender)
+        stack.settle()
+    with stack.services.uow() as uow:
+        assert uow.contacts.by_wa_id(wa_id) is None
+        assert uow.session.scalars(select(Message).where(
+            Message.transcript == "I have a cough")).first() is None
+    # The confirmation still reaches them, though nothing about them is stored.
+    assert stack.messenger.bodies(sender)[-1].endswith(i18n.t("deleted", "en"))
