@@ -969,6 +969,13 @@ def message_json(message: Message) -> dict[str, Any]:
         "latency_ms": message.latency_ms,
         "staff_id": _staff_id(message),
         "created_at": message.created_at,
+        # A voice note: what was heard, in which language, by which transcriber (bot/voice).
+        "transcript": message.transcript,
+        "transcript_language": message.transcript_language,
+        "transcriber": message.transcriber,
+        "audio_seconds": message.audio_seconds,
+        "transcription_cost_usd": message.transcription_cost_usd,
+        "transcription_error": (message.extra or {}).get("transcription_error"),
     }
 
 
