@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, alias="HEALTHBOT_MEDIA_MAX_BYTES"
     )
     media_redirect_hosts: str = Field(default="", alias="HEALTHBOT_MEDIA_REDIRECT_HOSTS")
+    # Voice replies: a person who wrote by voice also gets the answer spoken, from `espeak`
+    # (espeak-ng + ffmpeg, offline) or an OpenAI-compatible /audio/speech `provider/model`.
+    # Twilio fetches the audio from a short-lived, unguessable URL under HEALTHBOT_PUBLIC_URL.
+    voice_replies: bool = Field(default=False, alias="HEALTHBOT_VOICE_REPLIES")
+    speech_model: str = Field(default="espeak", alias="HEALTHBOT_SPEECH_MODEL")
+    speech_voice: str = Field(default="alloy", max_length=40, alias="HEALTHBOT_SPEECH_VOICE")
+    speech_url_ttl_s: int = Field(default=600, ge=30, le=86_400,
+                                  alias="HEALTHBOT_SPEECH_URL_TTL_S")
 
     # How much recent conversation the model sees, in characters; oldest turns are dropped first.
     history_chars: int = Field(default=4000, ge=200, le=100_000, alias="HEALTHBOT_HISTORY_CHARS")

@@ -355,7 +355,7 @@ def _hear_transcript(
         language = contact.language = heard.language  # what the transcriber heard
     else:
         language = _reply_language(contact, words, talk)  # else the words decide, as typed
-    turn.lead = i18n.t("voice_heard", language, transcript=_one_line(text))
+    turn.lead = heard_line(language, text)
     if parsed is not None:
         turn.mark("answered")  # a command's reply is recorded (and committed) by finish
         reply = _handle_command(turn, parsed, words, notify_staff, on_erase)
@@ -378,8 +378,9 @@ def _hear_transcript(
     return received
 
 
-def heard_language(heard: Heard | None) -> str:
-    return i18n.normalize_language(heard.language if heard else None)
+def heard_line(language: str, transcript: str) -> str:
+    """The one line "I heard: ..." that starts the reply to a voice note."""
+    return i18n.t("voice_heard", language, transcript=_one_line(transcript))
 
 
 def _one_line(text: str) -> str:

@@ -43,8 +43,9 @@ from bot.tasks import (
 )
 from bot.understanding import Understanding
 from bot.understanding.embedder import build_embedder
-from bot.voice.factory import build_transcriber, media_policy
+from bot.voice.factory import build_speaker, build_transcriber, media_policy
 from bot.voice.media import MediaPolicy
+from bot.voice.speech import Speaker
 from bot.voice.transcribe import Transcriber
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class Services:
     # Voice notes (HEALTHBOT_TRANSCRIBE_MODEL) and where their audio may be fetched from.
     transcriber: Transcriber | None = None
     media_policy: MediaPolicy | None = None
+    speaker: Speaker | None = None  # HEALTHBOT_VOICE_REPLIES
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)
@@ -387,6 +389,7 @@ def build_services(
     services.transcriber = build_transcriber(settings, http)
     if services.transcriber is not None:
         services.media_policy = media_policy(settings)
+        services.speaker = build_speaker(settings, http)
         if messenger is None:
             log.warning("HEALTHBOT_TRANSCRIBE_MODEL=%s is set, but without Twilio credentials "
                         "the answer to a voice note can't be sent: voice notes get the "

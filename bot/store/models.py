@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -223,6 +224,22 @@ class ErasedMessage(Base):
 
     sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class VoiceClip(Base):
+    """A spoken reply waiting for Twilio to fetch it: reachable only by an unguessable token
+    (its SHA-256 is the key), until `expires_at`; erased with the message it speaks."""
+
+    __tablename__ = "voice_clips"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # The staff console's tables live in their own module; importing it here puts them on Base's

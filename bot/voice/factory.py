@@ -17,6 +17,7 @@ from bot.config import ConfigError, Settings
 from bot.errors import ModelError
 from bot.llm.factory import _KEYED_HOSTS, COMPAT_BASE_URLS, compat_base_url
 from bot.voice.media import MediaPolicy
+from bot.voice.speech import EspeakSpeaker, OpenAICompatSpeaker, Speaker
 from bot.voice.transcribe import LocalWhisperTranscriber, OpenAICompatTranscriber, Transcriber
 
 VARIABLE = "HEALTHBOT_TRANSCRIBE_MODEL"
@@ -57,6 +58,36 @@ def build_transcriber(settings: Settings, client: httpx.Client) -> Transcriber |
         model.strip(), base_url=url, api_key=key or None, client=client, provider=provider,
         timeout_s=settings.transcribe_timeout_s,
     )
+
+
+def build_speaker(settings: Settings, client: httpx.Client) -> Speaker | None:
+    """The voice-reply speaker, or None when HEALTHBOT_VOICE_REPLIES is off.
+
+    Raises:
+        ConfigError: an unknown provider, a missing key, or espeak-ng/ffmpeg missing.
+    """
+    if not settings.voice_replies:
+        return None
+    spec = settings.speech_model.strip()
+    if spec.lower() in ("espeak", "espeak-ng"):
+        try:
+            return EspeakSpeaker()
+        except ModelError as exc:
+            raise ConfigError(f"invalid setting HEALTHBOT_SPEECH_MODEL: {exc}") from None
+    provider, _, model = spec.partition("/")
+    provider = provider.lower()
+    if provider not in COMPAT_BASE_URLS or not model:
+        raise ConfigError(
+            f"invalid setting HEALTHBOT_SPEECH_MODEL: {spec!r} must be 'espeak' or "
+            f"'provider/model' with a provider among {', '.join(COMPAT_BASE_URLS)}")
+    url = compat_base_url(settings, provider)
+    key = settings.openai_api_key.get_secret_value().strip() if settings.openai_api_key else ""
+    if not key and (urlsplit(url).hostname or "").lower() in _KEYED_HOSTS:
+        raise ConfigError(
+            f"missing setting OPENAI_API_KEY: HEALTHBOT_SPEECH_MODEL={spec} calls {url}, "
+            "which needs an API key")
+    return OpenAICompatSpeaker(model, base_url=url, api_key=key or None, client=client,
+                               provider=provider, voice=settings.speech_voice)
 
 
 def media_policy(settings: Settings) -> MediaPolicy:
