@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, alias="HEALTHBOT_MEDIA_MAX_BYTES"
     )
     media_redirect_hosts: str = Field(default="", alias="HEALTHBOT_MEDIA_REDIRECT_HOSTS")
+    # Photos: `provider/model` of a vision-capable chat model (image parts / blocks / inline
+    # data); the photo goes to it with the caption. Unset: "I can't look at photos yet".
+    vision_model: str | None = Field(default=None, alias="HEALTHBOT_VISION_MODEL")
     # Voice replies: a person who wrote by voice also gets the answer spoken, from `espeak`
     # (espeak-ng + ffmpeg, offline) or an OpenAI-compatible /audio/speech `provider/model`.
     # Twilio fetches the audio from a short-lived, unguessable URL under HEALTHBOT_PUBLIC_URL.

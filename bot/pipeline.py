@@ -30,7 +30,15 @@ from bot import commands, i18n
 from bot.bubbles import split_message
 from bot.commands import Command, ParsedCommand, command_language
 from bot.errors import ModelError
-from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse, VettedPassage
+from bot.llm.images import IMAGE_TYPES, MAX_IMAGES, VISION_RULE
+from bot.ports import (
+    CallRecord,
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    ImagePart,
+    VettedPassage,
+)
 from bot.prompting import Turn, history_window, system_prompt
 from bot.schemas import InboundMessage
 from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
@@ -104,6 +112,8 @@ class Received:
     erased: bool = False
     # A voice note stored for the transcription job (bot/voice/job.py), which then runs `hear`.
     transcribe_id: int | None = None
+    # The answer is to a photo a vision model must see: always answered from the job.
+    photo: bool = False
 
 
 def receive(
@@ -116,6 +126,7 @@ def receive(
     now: dt.datetime | None = None,
     understanding: Understanding | None = None,
     transcribe: bool = False,
+    look: bool = False,
 ) -> Received:
     """Store the message and do everything that needs no model: commands, safety, emergencies.
 
@@ -123,7 +134,8 @@ def receive(
     still needed, `answer_id` names the stored message for `answer_inbound` (inline or queued).
     With `transcribe` (a transcriber and a way to send are configured), a voice note is only
     stored: `transcribe_id` names it for the transcription job, which triages the transcript
-    with `hear` exactly as this function triages typed text.
+    with `hear` exactly as this function triages typed text. With `look` (a vision model), a
+    photo is left for the answer job (`photo`), which shows it to that model with the caption.
 
     Raises:
         bot.errors.StoreError: the database could not store the message.
@@ -188,9 +200,14 @@ def receive(
             for key, value in verdict.items():
                 setattr(inbound, key, value)
         turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
-        media_note = _media_note(msg.media != [], msg.location is not None, assessment)
-        return _decide(turn, text=msg.text, talk=talk, own=own, assessment=assessment,
-                       episode=episode, notify_staff=notify_staff, media_note=media_note)
+        photos = look and bool(photo_items(msg.media))
+        others = len(msg.media) > (len(photo_items(msg.media)) if photos else 0)
+        media_note = _media_note(others, msg.location is not None, assessment)
+        received = _decide(turn, text=msg.text, talk=talk, own=own, assessment=assessment,
+                           episode=episode, notify_staff=notify_staff, media_note=media_note,
+                           looks=photos)
+        received.photo = photos and received.answer_id is not None
+        return received
 
 
 def _decide(
@@ -203,11 +220,15 @@ def _decide(
     episode: Episode | None,
     notify_staff: StaffNotifier,
     media_note: str | None,
+    looks: bool = False,
 ) -> Received:
-    """What the rules decided, for typed text (`receive`) and heard text (`hear`) alike."""
+    """What the rules decided, for typed text (`receive`) and heard text (`hear`) alike.
+
+    `looks`: a photo a vision model will look at, which needs an answer even without words.
+    """
     contact, uow, inbound = turn.contact, turn.uow, turn.inbound
     chat = talk is not None and own.level.rank <= TriageLevel.SELF_CARE.rank
-    answer_due = (bool(text) and not chat and not assessment.is_emergency
+    answer_due = ((bool(text) or looks) and not chat and not assessment.is_emergency
                   and not contact.opted_out and contact.state == BOT)
     turn.mark("answer_due" if answer_due else "answered")
     if talk is not None and chat:
@@ -224,13 +245,20 @@ def _decide(
         # Opted out: stored, not answered, until START. With staff: the bot stays quiet.
         uow.commit()
         return Received(Reply(level=assessment.level.value, contact_id=contact.id))
-    if not text:
+    if not text and not looks:
         texts = [media_note or i18n.t("empty_message", assessment.language)]
         return Received(turn.finish(texts, assessment=assessment, welcome_first=True))
     # The welcome (first contact) and the media note go out now; the answer follows.
     reply = turn.finish([media_note] if media_note else [], assessment=assessment,
                         welcome_first=True)
     return Received(reply, answer_id=inbound.id)
+
+
+def photo_items(media: Sequence[Any]) -> list[dict[str, Any]]:
+    """The photos among a message's media that a vision model can take (JPEG, PNG, WebP)."""
+    rows = [item if isinstance(item, dict) else item.model_dump() for item in media]
+    return [dict(r) for r in rows
+            if str(r.get("content_type") or "").lower() in IMAGE_TYPES][:MAX_IMAGES]
 
 
 def voice_item(media: Sequence[Any]) -> dict[str, Any] | None:
@@ -410,8 +438,12 @@ def answer_inbound(
     now: dt.datetime | None = None,
     delivery: str = "twiml",
     understanding: Understanding | None = None,
+    images: Sequence[ImagePart] | None = None,
 ) -> Reply:
     """Answer a stored inbound message with the model, guarded, and store the answer.
+
+    `images`: the photos of the message, fetched, for a vision model (`chat_model`): the system
+    prompt then forbids diagnosing from a photo, and the guard checks the reply as always.
 
     Works from ids only, so a queue worker can run it as well as the webhook. The rules are
     re-run on the stored text (they are pure, so they conclude the same) to guard the answer.
@@ -440,7 +472,7 @@ def answer_inbound(
         assessment = _within_episode(assessment, episode)
         text = inbound.body or inbound.button_text or ""
         history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
-        history.append(Turn("user", text))
+        history.append(Turn("user", text or "(photo)"))
         earlier_asked = [m.body for m in earlier if m.direction == "in" and m.body]
         last_passages = next(
             (list(m.passage_ids) for m in reversed(earlier) if m.direction == "out"
@@ -453,6 +485,11 @@ def answer_inbound(
         with uow:
             return _emergency(_reload(uow, inbound_id, now, key), assessment, notify_staff,
                               episode)
+    if not text.strip() and not images:
+        # A photo nobody could look at (no vision model, or it could not be fetched).
+        with uow:
+            note = _media_note(True, False, assessment)
+            return _reload(uow, inbound_id, now, key).finish([note or ""], assessment=assessment)
 
     # 4. Understand the question, then the model answers from the vetted passages that fit it,
     # outside any transaction: no connection is held while it thinks.
@@ -460,7 +497,7 @@ def answer_inbound(
     understood = (
         understanding.understand(text, earlier=earlier_asked, last_passages=last_passages,
                                  subject=assessment.subject, language=language)
-        if understanding is not None else None
+        if understanding is not None and text.strip() else None
     )
     vetted = _vetted(understood, language)
     if understood is not None and understood.focus and vetted and understanding is not None:
@@ -476,8 +513,10 @@ def answer_inbound(
             topic = understanding.topic_title(understood.topic, language) if understanding else ""
             return turn.finish([i18n.t("already_answered", language, topic=topic)],
                                assessment=assessment)
+    system = system_prompt(language, assessment.level.value, vetted)
     request = ChatRequest(
-        system=system_prompt(language, assessment.level.value, vetted),
+        system=f"{system}\n\n{VISION_RULE}" if images else system,
+        images=tuple(images or ()),
         messages=history_window(history, config.history_chars),
         language=language,
         deadline=started + config.answer_deadline_s,
@@ -487,7 +526,10 @@ def answer_inbound(
     )
     response, error = _ask(chat_model, request)
     ungrounded: tuple[grounding.Grounding, ChatResponse] | None = None
-    if response is not None and vetted and response.mode != "offline" and understanding:
+    # A photo answer describes what the photo shows, which no passage can support: it is not
+    # replaced, but the vision rule forbids diagnosing and the guard checks it like any reply.
+    if response is not None and vetted and response.mode != "offline" and understanding \
+            and not images:
         # A remote model's answer must rest on the vetted passages; if it does not, the person
         # gets the vetted passage itself (the offline model's rendering of it).
         additions = (*response.red_flags, *response.warnings, *response.caution)

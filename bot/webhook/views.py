@@ -158,7 +158,7 @@ def _inbound(svc: Services, form: dict[str, str], started: float) -> Response:
         return _queue_voice_note(svc, msg, reply.contact_id, received.transcribe_id)
     if received.answer_id is None or reply.contact_id is None:
         return twiml(reply.bubbles)  # a command, an emergency, small talk: answered already
-    if svc.defers_answers:
+    if svc.defers_answers or received.photo:  # a photo: fetched and looked at in the job
         try:
             svc.enqueue_answer(reply.contact_id, received.answer_id)
         except Exception:
@@ -207,7 +207,8 @@ def _receive(svc: Services, msg: InboundMessage) -> tuple[Received | None, list[
     """
     received = receive(msg, uow=svc.uow(), config=svc.pipeline_config,
                        notify_staff=svc.notify_staff, on_erase=svc.on_erase,
-                       understanding=svc.receive_understanding, transcribe=svc.transcribes)
+                       understanding=svc.receive_understanding, transcribe=svc.transcribes,
+                       look=svc.looks)
     if received.erased:
         log.info("delivery %s of an erased message refused", msg.message_sid)
         return None, []

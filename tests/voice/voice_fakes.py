@@ -109,6 +109,8 @@ class FakeVoiceServer:
     media_requests: list[tuple[str, bool]] = field(default_factory=list)  # (path, had auth)
     failures: list[int] = field(default_factory=list)  # HTTP statuses to answer first
     refused: list[str] = field(default_factory=list)  # why uploads were refused
+    chats: list[dict[str, Any]] = field(default_factory=list)  # chat completion bodies
+    chat_reply: str = "A chat reply."
 
     def __post_init__(self) -> None:
         self.app = self._build()
@@ -127,6 +129,18 @@ class FakeVoiceServer:
         sid = "ME" + uuid.uuid4().hex
         self.media[sid] = (data, "audio/ogg")
         return self.media_url(sid)
+
+    def photo(self, colour: str = "red") -> tuple[str, bytes]:
+        """A real JPEG (ffmpeg draws a 64x64 square) served as Twilio media: (MediaUrl, bytes)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "photo.jpg"
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                            f"color=c={colour}:s=64x64", "-frames:v", "1", str(out)],
+                           check=True, capture_output=True)
+            data = out.read_bytes()
+        sid = "ME" + uuid.uuid4().hex
+        self.media[sid] = (data, "image/jpeg")
+        return self.media_url(sid), data
 
     def media_url(self, sid: str) -> str:
         return (f"{self.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{uuid.uuid4().hex}"
@@ -151,6 +165,15 @@ class FakeVoiceServer:
             self.media_requests.append((request.path, "Authorization" in request.headers))
             data, kind = self.media[sid]
             return Response(data, 200, {"Content-Type": kind})
+
+        @app.post("/v1/chat/completions")
+        def chat() -> Any:
+            if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+                return _error(401, "Incorrect API key provided")
+            self.chats.append(request.get_json())
+            return {"id": "chatcmpl-1", "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": self.chat_reply}}],
+                    "usage": {"prompt_tokens": 900, "completion_tokens": 60}}
 
         @app.post("/v1/audio/transcriptions")
         def transcriptions() -> Any:
