@@ -508,6 +508,23 @@ class Console:
             uow.commit()
             return result
 
+    def media_item(self, actor: Actor, message_id: int, index: int) -> dict[str, Any]:
+        """Return one media item of an inbound message ({"url", "content_type"}); audited.
+
+        Raises:
+            NotFound: no such message, or it has no media item at `index`.
+        """
+        with self.uow() as uow:
+            message = uow.messages.get(message_id)
+            items = (message.media or []) if message is not None else []
+            if message is None or message.direction != "in" or not 0 <= index < len(items):
+                raise NotFound(f"no media {index} on message {message_id}")
+            item = dict(items[index])
+            self._audit(uow, actor, "media.view", contact_id=message.contact_id,
+                        target=f"message:{message_id}/{index}")
+            uow.commit()
+            return item
+
     def _transcript(self, uow: SqlUnitOfWork, contact: Contact) -> dict[str, Any]:
         messages = list(
             uow.session.scalars(

@@ -171,3 +171,35 @@ def test_a_photo_from_outside_twilio_is_not_fetched_and_gets_the_honest_reply(
             stack.messenger.bodies(sender))
     finally:
         evil.close()
+
+
+def test_the_console_previews_a_photo_through_the_server(stack: Stack) -> None:
+    from sqlalchemy import select
+
+    from bot.store.staff import AuditEntry
+    from tests.admin.support import fast_hashing, login, make_staff
+
+    sender = f"whatsapp:+4477559{next(_numbers):04d}"
+    url, data = stack.server.photo("green")
+    post_photo(stack, url, sender, "is this infected?")
+    stack.settle()
+    row = stack.inbound(sender)
+    fast_hashing(stack.app)
+    _, email, _ = make_staff(stack.app, "viewer")
+    client = stack.app.test_client()
+    assert client.get(f"/admin/media/{row.id}/0").status_code == 302  # signed out: to login
+    login(client, email)
+    page = client.get(f"/admin/contacts/{row.contact_id}").get_data(as_text=True)
+    assert f'src="/admin/media/{row.id}/0"' in page
+    stack.server.media_requests.clear()
+    preview = client.get(f"/admin/media/{row.id}/0")
+    assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
+    assert preview.data == data
+    assert "no-store" in preview.headers["Cache-Control"]
+    # Fetched by the server with the account's credentials; the browser never saw them.
+    assert stack.server.media_requests[0][1] is True
+    assert client.get(f"/admin/media/{row.id}/1").status_code == 404
+    with stack.services.uow() as uow:
+        assert uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "media.view",
+            AuditEntry.target == f"message:{row.id}/0")).first() is not None
