@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot import metrics
 from bot.errors import ModelError
+from bot.outbound import SendFailed
 from bot.pipeline import Heard, answer_key, hear, heard_line, voice_item, voice_key
 from bot.store.models import Message, utcnow
 from bot.voice.clips import clip_url, store_clip
@@ -100,8 +101,7 @@ def speak_replies(services: Services, inbound_id: int) -> str:
     "I heard" line; nothing is spoken when nothing was sent (opted out, with staff). Recorded
     under `speech:<id>#0`, so a retried job does not speak twice.
 
-    Raises:
-        bot.outbound.SendFailed: Twilio refused the media message (retryable or not).
+    A refused media message is recorded as failed and not retried: the text went out.
     """
     speaker, messenger = services.speaker, services.messenger
     send_media = getattr(messenger, "send_media", None)
@@ -142,14 +142,19 @@ def speak_replies(services: Services, inbound_id: int) -> str:
                            ttl_s=services.settings.speech_url_ttl_s, now=now)
         uow.commit()
         row_id = row.id
-    sid, status = send_media(to, clip_url(services.settings.public_url, token),
-                             status_callback=services.status_callback_url)
+    try:
+        sid, status = send_media(to, clip_url(services.settings.public_url, token),
+                                 status_callback=services.status_callback_url)
+    except SendFailed as exc:
+        # The text went out already; the spoken copy is a courtesy, not retried.
+        sid, status = None, "failed"
+        log.warning("voice reply to %s not sent: %s", inbound_id, exc)
     with services.uow() as uow:
         stored = uow.messages.get(row_id)
         if stored is not None:
             stored.twilio_sid, stored.status = sid, status
             uow.commit()
-    return f"spoken by {speech.speaker}"
+    return f"spoken by {speech.speaker}" if sid else "spoken, not sent"
 
 
 def _rank(level: str) -> int:
