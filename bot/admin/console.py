@@ -559,6 +559,23 @@ class Console:
             uow.commit()
             return result
 
+    def media_item(self, actor: Actor, message_id: int, index: int) -> dict[str, Any]:
+        """Return one media item of an inbound message ({"url", "content_type"}); audited.
+
+        Raises:
+            NotFound: no such message, or it has no media item at `index`.
+        """
+        with self.uow() as uow:
+            message = uow.messages.get(message_id)
+            items = (message.media or []) if message is not None else []
+            if message is None or message.direction != "in" or not 0 <= index < len(items):
+                raise NotFound(f"no media {index} on message {message_id}")
+            item = dict(items[index])
+            self._audit(uow, actor, "media.view", contact_id=message.contact_id,
+                        target=f"message:{message_id}/{index}")
+            uow.commit()
+            return item
+
     def _transcript(self, uow: SqlUnitOfWork, contact: Contact) -> dict[str, Any]:
         messages = list(
             uow.session.scalars(
@@ -1349,6 +1366,13 @@ def message_json(message: Message) -> dict[str, Any]:
         "latency_ms": message.latency_ms,
         "staff_id": _staff_id(message),
         "created_at": message.created_at,
+        # A voice note: what was heard, in which language, by which transcriber (bot/voice).
+        "transcript": message.transcript,
+        "transcript_language": message.transcript_language,
+        "transcriber": message.transcriber,
+        "audio_seconds": message.audio_seconds,
+        "transcription_cost_usd": message.transcription_cost_usd,
+        "transcription_error": (message.extra or {}).get("transcription_error"),
     }
 
 

@@ -100,6 +100,12 @@ SCHEMAS: dict[str, Any] = {
             "cost_usd": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["unknown"]}],
                          "nullable": True},
             "created_at": {"type": "string", "format": "date-time"},
+            "transcript": NULLABLE_STR,
+            "transcript_language": NULLABLE_STR,
+            "transcriber": NULLABLE_STR,
+            "audio_seconds": {"type": "number", "nullable": True},
+            "transcription_cost_usd": {"type": "number", "nullable": True},
+            "transcription_error": NULLABLE_STR,
         },
     },
     "Conversation": {

@@ -265,6 +265,41 @@ def _dial(phone: str) -> str:
     return "".join(c for c in phone.removeprefix("whatsapp:") if c.isdigit())
 
 
+@blueprint.get(f"/media/<{ID}:message_id>/<int(max=9):index>")
+@requires("viewer")
+def media(message_id: int, index: int) -> Any:
+    """A person's photo or voice note, fetched from Twilio by the server: the Twilio
+    credentials never reach the browser. Only images and audio are served (never SVG or HTML,
+    which a browser would run); anything that can't be fetched shows a placeholder."""
+    from bot.voice.media import MediaError, fetch_media
+
+    item = console().media_item(actor(), message_id, index)
+    svc = current_app.extensions["bot"]
+    kind = ""
+    try:
+        if svc.media_policy is None:
+            raise MediaError("no media policy")
+        fetched = fetch_media(svc.http, str(item.get("url") or ""), svc.media_policy)
+        data, kind = fetched.data, fetched.content_type
+    except MediaError:
+        data = b""
+    if not kind.startswith(("image/", "audio/")) or kind == "image/svg+xml":
+        data, kind = MEDIA_UNAVAILABLE_SVG, "image/svg+xml"
+    response = Response(data, status=200, content_type=kind)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# Shown in place of a photo Twilio did not hand over (our own, static: safe to serve as SVG).
+MEDIA_UNAVAILABLE_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60" role="img">'
+    b'<rect width="240" height="60" fill="#eee"/><text x="12" y="36" font-size="14" '
+    b'font-family="sans-serif" fill="#555">media not available from Twilio</text></svg>'
+)
+
+
 @blueprint.post(f"/contacts/<{ID}:contact_id>/reply")
 @requires("clinician")
 def reply(contact_id: int) -> Any:

@@ -56,6 +56,7 @@ PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.logout": "viewer",
     "admin_pages.inbox": "viewer",
     "admin_pages.transcript": "viewer",
+    "admin_pages.media": "viewer",
     "admin_pages.escalations": "viewer",
     "admin_pages.reply": "clinician",
     "admin_pages.handback": "clinician",
@@ -107,6 +108,14 @@ def _values(app: Any, rule: Any) -> dict[str, Any]:
     if {"contact_id", "event_id"} & rule.arguments:
         ids = seed_contact(app)
         candidates.update(contact_id=ids["contact_id"], event_id=ids["event_id"])
+    if "message_id" in rule.arguments:
+        ids = seed_contact(app)
+        with app.extensions["bot"].uow() as uow:
+            # A URL the media policy refuses: no request leaves, the preview is a placeholder.
+            uow.messages.get(ids["inbound_id"]).media = [
+                {"url": "https://media.invalid/x", "content_type": "image/jpeg"}]
+            uow.commit()
+        candidates.update(message_id=ids["inbound_id"], index=0)
     if {"staff_id", "token_id"} & rule.arguments:
         target_id, _, _ = make_staff(app, "viewer")
         token = console(app).create_token(CLI_ACTOR, target_id, label="target")
