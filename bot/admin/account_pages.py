@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Response,
@@ -205,10 +206,11 @@ def audit() -> Any:
     page = _page_arg()
     filters = audit_log.AuditFilter.parse(request.args)
     items, total = console().audit_page(page=page, per_page=PER_PAGE, filters=filters)
-    query = "".join(f"{k}={v}&" for k, v in _filter_args().items())
+    args = _filter_args()
+    query = urlencode(args) + "&" if args else ""
     return render_template(
         "admin/audit.html", items=[audit_log.readable(e) for e in items], total=total,
-        page=page, per_page=PER_PAGE, filters=filters, args=_filter_args(), query=query,
+        page=page, per_page=PER_PAGE, filters=filters, args=args, query=query,
         people=audit_log.people(console()), actions=audit_log.known_actions(console()),
     )
 
@@ -224,8 +226,6 @@ def audit_csv() -> Any:
 
 
 def _filter_args() -> dict[str, str]:
-    """The filter's query arguments as given (for links that keep them), URL-encoded."""
-    from urllib.parse import quote
-
+    """The filter's query arguments as given, for the links that keep them (pages, CSV)."""
     names = ("staff_id", "contact_id", "action", "since", "until")
-    return {n: quote(request.args[n], safe="") for n in names if request.args.get(n)}
+    return {n: request.args[n] for n in names if request.args.get(n)}
