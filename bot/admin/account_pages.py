@@ -208,10 +208,11 @@ def audit() -> Any:
     items, total = console().audit_page(page=page, per_page=PER_PAGE, filters=filters)
     args = _filter_args()
     query = urlencode(args) + "&" if args else ""
+    people = audit_log.people(console())
     return render_template(
         "admin/audit.html", items=[audit_log.readable(e) for e in items], total=total,
-        page=page, per_page=PER_PAGE, filters=filters, args=args, query=query,
-        people=audit_log.people(console()), actions=audit_log.known_actions(console()),
+        page=page, per_page=PER_PAGE, filters=filters, args=args, query=query, people=people,
+        names={p["id"]: p["name"] for p in people}, actions=audit_log.known_actions(console()),
     )
 
 
