@@ -743,7 +743,9 @@ def staff_list() -> None:
     try:
         for item in console.list_staff():
             state = "active" if item["active"] else "inactive"
-            click.echo(f"{item['id']}\t{item['email']}\t{item['role']}\t{state}\t{item['name']}")
+            second = "2fa" if item["second_factor"] else "no-2fa"
+            click.echo(f"{item['id']}\t{item['email']}\t{item['role']}\t{state}\t{item['name']}"
+                       f"\t{second}")
     finally:
         console.services.close()
 

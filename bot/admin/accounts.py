@@ -266,9 +266,8 @@ class Accounts:
             uow.commit()
             return {"staff_id": staff.id, "email": staff.email, "was_on": was_on}
 
-    @staticmethod
-    def _clear_totp(uow: SqlUnitOfWork, staff: Staff) -> None:
+    def _clear_totp(self, uow: SqlUnitOfWork, staff: Staff) -> None:
         staff.totp_secret = None
         staff.totp_enabled_at = None
         staff.totp_last_step = None
-        uow.staff.replace_recovery_codes(staff.id, [], dt.datetime.now(dt.UTC))
+        uow.staff.replace_recovery_codes(staff.id, [], self.console.clock())

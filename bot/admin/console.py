@@ -299,6 +299,7 @@ class Console:
             if password is not None:
                 changes["password"] = "changed"  # noqa: S105 - says that, never what
                 staff.password_hash = self.passwords.hash(password)
+                staff.password_changed_at = self.clock()
             uow.flush()
             was_admin = ("role" in changes and changes["role"][0] == "admin") or (
                 "active" in changes and staff.role == "admin")

@@ -391,6 +391,8 @@ def test_cli_resets_a_second_factor_and_makes_a_reset_link(
     assert added.exit_code == 0, added.output
     off = runner.invoke(main, ["staff", "reset-2fa", "boss@clinic.example.org"])
     assert off.exit_code == 0 and "was not on" in off.output
+    listed = runner.invoke(main, ["staff", "list"])
+    assert "boss@clinic.example.org\tadmin\tactive\t\tno-2fa" in listed.output
     link = runner.invoke(main, ["staff", "reset-link", "boss@clinic.example.org"])
     assert link.exit_code == 0, link.output
     assert re.match(r"https://console\.example\.org/admin/reset\?t=[\w-]{43}\n", link.output)
