@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from bot.admin.audit_log import AuditFilter, readable
 from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
 from bot.admin.console import ConsoleError, InboxFilter, Invalid, Throttled, jsonable
 from bot.admin.openapi import openapi_document
@@ -275,8 +276,6 @@ def token_revoke(staff_id: int, token_id: int) -> Response:
 @requires("admin")
 def audit() -> Response:
     page, per_page = _page_args()
-    from bot.admin.audit_log import AuditFilter, readable
-
     # Filters: staff_id, contact_id, action, since, until (see account_api.audit_csv).
     filters = AuditFilter.parse(request.args)
     items, total = console().audit_page(page=page, per_page=per_page, filters=filters)
