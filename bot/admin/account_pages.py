@@ -25,7 +25,15 @@ from flask import (
 from bot.admin import audit_log
 from bot.admin.accounts import Accounts
 from bot.admin.auth import actor, console, public, requires
-from bot.admin.console import BadCredentials, Conflict, ConsoleError, Invalid, NotFound, Throttled
+from bot.admin.console import (
+    BadCredentials,
+    Conflict,
+    ConsoleError,
+    Invalid,
+    NotFound,
+    SignInExpired,
+    Throttled,
+)
 from bot.admin.pages import ID, PER_PAGE, _page_arg, _safe_next, blueprint
 from bot.store.staff import ROLES
 
@@ -61,7 +69,7 @@ def login_code() -> Any:
         token = console().login_code(ticket, request.form.get("code", "")[:32],
                                      request.remote_addr)
     except (BadCredentials, Throttled) as exc:
-        expired = "expired" in str(exc)
+        expired = isinstance(exc, SignInExpired)
         if expired:
             session.pop("pending", None)
         page = render_template("admin/login_code.html", error=str(exc), expired=expired)

@@ -11,7 +11,8 @@ Errors (all `ConsoleError`, each with an HTTP status the views map it to):
     ├── Conflict        409  the change does not apply in the current state
     ├── Throttled       429  too many failed logins; `retry_after` seconds
     ├── BadCredentials  401  wrong email or password (never says which), or wrong code
-    │   └── SecondFactorNeeded  401  the password was right; now the TOTP code (`ticket`)
+    │   ├── SecondFactorNeeded  401  the password was right; now the TOTP code (`ticket`)
+    │   └── SignInExpired       401  the code step's ticket is stale: sign in again
     └── SendRefused     409/502/503  a staff reply could not be sent: outside the 24-hour
                              window, Twilio not configured, or Twilio refused it
 """
@@ -113,6 +114,12 @@ class SecondFactorNeeded(BadCredentials):
     def __init__(self, ticket: str) -> None:
         super().__init__("enter the code from your authenticator app")
         self.ticket = ticket
+
+
+class SignInExpired(BadCredentials):
+    """The step between password and code took too long, or the password changed meanwhile."""
+
+    code = "sign_in_expired"
 
 
 class Throttled(ConsoleError):
@@ -439,7 +446,8 @@ class Console:
 
         Raises:
             Throttled: too many wrong codes for this account, or from this address.
-            BadCredentials: the ticket expired or no longer applies, or the code is wrong.
+            SignInExpired: the ticket expired or no longer applies.
+            BadCredentials: the code is wrong or was used already.
         """
         now = self.clock()
         found = self._read_ticket(ticket)
@@ -447,7 +455,7 @@ class Console:
             staff = uow.staff.get(found[0]) if found is not None else None
             if (found is None or staff is None or not staff.active
                     or staff.totp_enabled_at is None or found[1] != _password_fingerprint(staff)):
-                raise BadCredentials("this sign-in expired; start again")
+                raise SignInExpired("this sign-in expired; start again")
             pair_key = f"code-pair:{keyed_hash(self.secret, 'code-pair', f'{staff.id}:{ip}')}"
             account_key = f"code-account:{keyed_hash(self.secret, 'code-account', staff.id)}"
             try:
@@ -1219,6 +1227,8 @@ __all__ = [
     "InboxFilter",
     "Invalid",
     "NotFound",
+    "SecondFactorNeeded",
     "SendRefused",
+    "SignInExpired",
     "Throttled",
 ]

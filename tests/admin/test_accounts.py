@@ -298,6 +298,7 @@ def test_the_code_step_is_throttled_and_dies_with_a_new_password(console_app: An
     late = client.post("/admin/login/code", data={"csrf_token": csrf_of(client),
                                                   "code": next_code(console_app, email)})
     assert late.status_code == 401 and "start again" in late.get_data(as_text=True)
+    assert client.get("/admin/login/code").headers["Location"] == "/admin/login"  # forgotten
 
 
 def test_an_admin_without_a_second_factor_can_only_enrol(console_app: Any) -> None:
