@@ -20,6 +20,7 @@ __all__ = ["Actor", "Console", "init_app"]
 
 def init_app(app: Flask, services: Services) -> Console:
     """Build the console over the services, configure the session cookie, register blueprints."""
+    from bot.admin import account_api, account_pages  # noqa: F401 - their routes join these
     from bot.admin.api import blueprint as api_blueprint
     from bot.admin.pages import blueprint as pages_blueprint
 

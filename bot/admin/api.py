@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from bot.admin.audit_log import AuditFilter, readable
 from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
 from bot.admin.console import ConsoleError, InboxFilter, Invalid, Throttled, jsonable
 from bot.admin.events import respond
@@ -39,6 +40,8 @@ def authenticate() -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="healthbot-admin"'
         return response
     if not found.can(role):
+        console().record_refusal(found, method=request.method, route=request.endpoint or "",
+                                 path=request.path, needed=role)
         return _error(403, "forbidden", f"this needs the {role} role; you are {found.role}")
     g.actor = found
     return None
@@ -335,8 +338,7 @@ def token_revoke(staff_id: int, token_id: int) -> Response:
 @requires("admin")
 def audit() -> Response:
     page, per_page = _page_args()
-    action = request.args.get("action") or None
-    if action is not None and len(action) > 48:
-        raise Invalid("action is at most 48 characters")
-    items, total = console().audit_page(page=page, per_page=per_page, action=action)
-    return _ok(items=items, page=page, per_page=per_page, total=total)
+    # Filters: staff_id, contact_id, action, since, until (see account_api.audit_csv).
+    filters = AuditFilter.parse(request.args)
+    items, total = console().audit_page(page=page, per_page=per_page, filters=filters)
+    return _ok(items=[readable(e) for e in items], page=page, per_page=per_page, total=total)

@@ -11,7 +11,9 @@ Errors (all `ConsoleError`, each with an HTTP status the views map it to):
     ├── Forbidden       403  the role allows the route but not this use of it (assigning others)
     ├── Conflict        409  the change does not apply in the current state
     ├── Throttled       429  too many failed logins; `retry_after` seconds
-    ├── BadCredentials  401  wrong email or password (never says which)
+    ├── BadCredentials  401  wrong email or password (never says which), or wrong code
+    │   ├── SecondFactorNeeded  401  the password was right; now the TOTP code (`ticket`)
+    │   └── SignInExpired       401  the code step's ticket is stale: sign in again
     └── SendRefused     409/502/503  a staff reply could not be sent: outside the 24-hour
                              window, Twilio not configured, or Twilio refused it
 """
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import and_, case, delete, func, select
 
+from bot.admin import mfa
 from bot.admin.security import (
     TOKEN_PREFIX,
     Passwords,
@@ -45,6 +48,7 @@ from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent,
 from bot.store.staff import ROLES, ApiToken, AuditEntry, Staff, StaffSession
 
 if TYPE_CHECKING:
+    from bot.admin.audit_log import AuditFilter
     from bot.services import Services
     from bot.store.uow import SqlUnitOfWork
 
@@ -79,6 +83,18 @@ PAIR_FIRST_DELAY = dt.timedelta(seconds=30)
 PAIR_MAX_DELAY = dt.timedelta(minutes=15)
 # Failures on one account from any addresses: a warning for staff to see, never a lock.
 ACCOUNT_ALARM_FAILURES = 50
+# Second-factor codes: the progressive delays above per (account, address), and per account
+# from any addresses CODE_ACCOUNT_FAILURES in THROTTLE_WINDOW stop the account's code step (only
+# someone who knows the password gets there). The step after the password lasts CODE_TICKET_S.
+CODE_ACCOUNT_FAILURES = 10
+CODE_TICKET_S = 300
+# Failed sign-ins and 403 refusals are audited, but at most this many a minute per address
+# (sign-ins) or per person (refusals), and FAILED_SIGN_IN_AUDIT_TOTAL a minute in all, so a
+# flood of them can't fill the database; past that they are only counted in the log.
+AUDIT_RATE_WINDOW = dt.timedelta(minutes=1)
+FAILED_SIGN_IN_AUDIT_PER_IP = 10
+FAILED_SIGN_IN_AUDIT_TOTAL = 300
+REFUSAL_AUDIT_PER_PERSON = 10
 # A spreadsheet runs a cell starting with these as a formula; exported text must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -106,6 +122,22 @@ class Conflict(ConsoleError):
 
 class BadCredentials(ConsoleError):
     status, code = 401, "bad_credentials"
+
+
+class SecondFactorNeeded(BadCredentials):
+    """The password was right and the account has a second factor: ask for the code next."""
+
+    code = "code_needed"
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__("enter the code from your authenticator app")
+        self.ticket = ticket
+
+
+class SignInExpired(BadCredentials):
+    """The step between password and code took too long, or the password changed meanwhile."""
+
+    code = "sign_in_expired"
 
 
 class Throttled(ConsoleError):
@@ -148,6 +180,8 @@ class Actor:
     role: str
     name: str = ""
     ip: str | None = None
+    # An admin signed in without a second factor: only the enrolment page is open to them.
+    must_enrol: bool = False
 
     def can(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
@@ -290,6 +324,7 @@ class Console:
             if password is not None:
                 changes["password"] = "changed"  # noqa: S105 - says that, never what
                 staff.password_hash = self.passwords.hash(password)
+                staff.password_changed_at = self.clock()
             uow.flush()
             was_admin = ("role" in changes and changes["role"][0] == "admin") or (
                 "active" in changes and staff.role == "admin")
@@ -373,8 +408,12 @@ class Console:
     def login(self, email: str, password: str, ip: str | None) -> str:
         """Check a password login and open a session; return the session token for the cookie.
 
+        Every failure is audited (rate-limited, see `_audit_failed_sign_in`); what was typed as
+        the password never is, and an unknown email only as a keyed hash.
+
         Raises:
             Throttled: too many recent failures for this account or this address.
+            SecondFactorNeeded: the password is right; `login_code` with its ticket goes on.
             BadCredentials: wrong email or password, or the account is inactive.
         """
         email = email.strip().lower()[:254]
@@ -383,16 +422,24 @@ class Console:
         ip_key = f"ip:{keyed_hash(self.secret, 'login-ip', ip)}" if ip else None
         account_key = f"account:{keyed_hash(self.secret, 'login-account', email)}"
         with self.uow() as uow:
-            self._check_throttle(uow, pair_key, ip_key, now)
+            try:
+                self._check_throttle(uow, pair_key, ip_key, now)
+            except Throttled:
+                self._audit_failed_sign_in(uow, email, ip, "throttled", uow.staff.by_email(email))
+                uow.commit()
+                raise
             staff = uow.staff.by_email(email)
-            ok = self.passwords.verify(staff.password_hash if staff else None, password)
-            ok = ok and staff is not None and staff.active
+            password_ok = self.passwords.verify(staff.password_hash if staff else None, password)
+            ok = password_ok and staff is not None and staff.active
             uow.login_attempts.add(pair_key, succeeded=ok, now=now)
             uow.login_attempts.add(account_key, succeeded=ok, now=now)
             if ip_key and not ok:
                 uow.login_attempts.add(ip_key, succeeded=False, now=now)
             uow.login_attempts.purge_before(now - dt.timedelta(days=1))
             if not ok or staff is None:
+                reason = ("unknown_account" if staff is None else
+                          "wrong_password" if not password_ok else "inactive")
+                self._audit_failed_sign_in(uow, email, ip, reason, staff)
                 account_failures, _first, _last = uow.login_attempts.recent_failures(
                     account_key, now - THROTTLE_WINDOW)
                 uow.commit()
@@ -403,18 +450,160 @@ class Console:
                 raise BadCredentials("wrong email or password")
             if staff.password_hash and self.passwords.needs_rehash(staff.password_hash):
                 staff.password_hash = self.passwords.hash(password)
-            staff.last_login_at = now
-            token = new_token()
-            hours = self.services.settings.staff_session_hours
-            uow.staff.purge_expired_sessions(now)
-            uow.staff.add_session(
-                StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now,
-                             expires_at=now + dt.timedelta(hours=hours))
-            )
-            self._audit(uow, Actor(staff.id, staff.email, staff.role, staff.name, ip),
-                        "staff.login")
+            if staff.totp_enabled_at is not None:
+                uow.commit()  # the attempt counts; the session waits for the code
+                raise SecondFactorNeeded(self._ticket(staff))
+            token = self._open_session(uow, staff, ip, now)
             uow.commit()
             return token
+
+    def login_code(self, ticket: str, code: str, ip: str | None) -> str:
+        """Finish a sign-in with the TOTP code (or a recovery code); return the session token.
+
+        A code is good once: its time step is claimed in the same statement that checks it.
+
+        Raises:
+            Throttled: too many wrong codes for this account, or from this address.
+            SignInExpired: the ticket expired or no longer applies.
+            BadCredentials: the code is wrong or was used already.
+        """
+        now = self.clock()
+        found = self._read_ticket(ticket)
+        with self.uow() as uow:
+            staff = uow.staff.get(found[0]) if found is not None else None
+            if (found is None or staff is None or not staff.active
+                    or staff.totp_enabled_at is None or found[1] != _password_fingerprint(staff)):
+                raise SignInExpired("this sign-in expired; start again")
+            pair_key = f"code-pair:{keyed_hash(self.secret, 'code-pair', f'{staff.id}:{ip}')}"
+            account_key = f"code-account:{keyed_hash(self.secret, 'code-account', staff.id)}"
+            try:
+                self._check_throttle(uow, pair_key, None, now)
+                failures, first, _last = uow.login_attempts.recent_failures(
+                    account_key, now - THROTTLE_WINDOW)
+                if failures >= CODE_ACCOUNT_FAILURES:
+                    _throttled(THROTTLE_WINDOW - (now - first) if first else THROTTLE_WINDOW)
+            except Throttled:
+                self._audit_failed_sign_in(uow, staff.email, ip, "code_throttled", staff)
+                uow.commit()
+                raise
+            how = self._second_factor(uow, staff, code, now)
+            uow.login_attempts.add(pair_key, succeeded=how is not None, now=now)
+            uow.login_attempts.add(account_key, succeeded=how is not None, now=now)
+            if how is None:
+                self._audit_failed_sign_in(uow, staff.email, ip, "wrong_code", staff)
+                uow.commit()
+                raise BadCredentials("wrong code, or a code that was already used")
+            token = self._open_session(uow, staff, ip, now, second_factor=how)
+            uow.commit()
+            return token
+
+    def _second_factor(
+        self, uow: SqlUnitOfWork, staff: Staff, code: str, now: dt.datetime
+    ) -> str | None:
+        """Return "totp" or "recovery_code" when `code` is good (and claim it), else None."""
+        if mfa.looks_like_recovery_code(code):
+            claimed = uow.staff.claim_recovery_code(
+                staff.id, mfa.recovery_hash(self.secret, code), now)
+            return "recovery_code" if claimed else None
+        if staff.totp_secret is None:
+            return None
+        try:
+            secret = mfa.unseal(self.secret, staff.totp_secret)
+        except mfa.SecretUnreadable:
+            log.error("a staff member's TOTP secret can't be decrypted (the app secret changed?);"
+                      " reset it with `healthbot staff reset-2fa`")
+            return None
+        step = mfa.matching_step(secret, code, now, staff.totp_last_step)
+        if step is None or not uow.staff.claim_totp_step(staff.id, step):
+            return None
+        return "totp"
+
+    def _ticket(self, staff: Staff) -> str:
+        """Sign (staff id, a fingerprint of the password hash) for the code step to trust.
+
+        A new password (a reset, a change) changes the fingerprint, so it voids every ticket.
+        """
+        return str(self._tickets().dumps([staff.id, _password_fingerprint(staff)]))
+
+    def _read_ticket(self, ticket: str) -> tuple[int, str] | None:
+        """Return (staff id, fingerprint) from a ticket that is genuine and recent, else None."""
+        from itsdangerous import BadSignature
+
+        if len(ticket) > 400:
+            return None
+        try:
+            payload = self._tickets().loads(ticket, max_age=CODE_TICKET_S)
+        except BadSignature:
+            return None
+        if (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)
+                and isinstance(payload[1], str)):
+            return payload[0], payload[1]
+        return None
+
+    def _tickets(self) -> Any:
+        from itsdangerous import URLSafeTimedSerializer
+
+        return URLSafeTimedSerializer(self.secret, salt="healthbot-login-code")
+
+    def _open_session(
+        self, uow: SqlUnitOfWork, staff: Staff, ip: str | None, now: dt.datetime,
+        *, second_factor: str | None = None,
+    ) -> str:
+        """Start a session for a signed-in staff member; audited as `staff.login`."""
+        staff.last_login_at = now
+        token = new_token()
+        hours = self.services.settings.staff_session_hours
+        uow.staff.purge_expired_sessions(now)
+        uow.staff.add_session(
+            StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now,
+                         expires_at=now + dt.timedelta(hours=hours))
+        )
+        self._audit(uow, Actor(staff.id, staff.email, staff.role, staff.name, ip),
+                    "staff.login",
+                    detail={"second_factor": second_factor} if second_factor else None)
+        return token
+
+    def _audit_failed_sign_in(
+        self, uow: SqlUnitOfWork, email: str, ip: str | None, reason: str, staff: Staff | None
+    ) -> None:
+        """Audit a failed or throttled sign-in, unless too many were audited this minute.
+
+        A known account is named; an unknown email is kept only as a short keyed hash (people
+        type their password into the email box), enough to see one guess repeated.
+        """
+        since = self.clock() - AUDIT_RATE_WINDOW
+        actions = ("staff.login_failed",)
+        by_ip = uow.audit.count_recent(actions, since, ip=ip)
+        in_all = uow.audit.count_recent(actions, since, any_ip=True)
+        if by_ip >= FAILED_SIGN_IN_AUDIT_PER_IP or in_all >= FAILED_SIGN_IN_AUDIT_TOTAL:
+            log.warning("a failed staff sign-in (%s) was not audited: more than %s this minute",
+                        reason, FAILED_SIGN_IN_AUDIT_PER_IP if by_ip >= FAILED_SIGN_IN_AUDIT_PER_IP
+                        else FAILED_SIGN_IN_AUDIT_TOTAL)
+            return
+        if staff is not None:
+            who = Actor(staff.id, staff.email, staff.role, staff.name, ip)
+            self._audit(uow, who, "staff.login_failed", target=f"staff:{staff.id}",
+                        detail={"reason": reason})
+        else:
+            who = Actor(None, "unknown", "none", "", ip)
+            self._audit(uow, who, "staff.login_failed", detail={
+                "reason": reason, "email_ref": keyed_hash(self.secret, "login-email", email)[:16]})
+
+    def record_refusal(self, actor: Actor, *, method: str, route: str, path: str,
+                       needed: str) -> None:
+        """Audit a 403: who asked for what, and the role it needed; capped per person a minute."""
+        with self.uow() as uow:
+            since = self.clock() - AUDIT_RATE_WINDOW
+            if actor.staff_id is not None and uow.audit.count_recent(
+                    ("access.refused",), since, actor_id=actor.staff_id
+            ) >= REFUSAL_AUDIT_PER_PERSON:
+                log.warning("a refused %s %s was not audited: more than %s this minute",
+                            method, route, REFUSAL_AUDIT_PER_PERSON)
+                return
+            self._audit(uow, actor, "access.refused", detail={
+                "method": method, "route": route, "path": path[:200], "needed": needed,
+                "role": actor.role})
+            uow.commit()
 
     @staticmethod
     def _check_throttle(uow: SqlUnitOfWork, pair_key: str, ip_key: str | None,
@@ -442,7 +631,8 @@ class Console:
             staff = uow.staff.get(row.staff_id)
             if staff is None or not staff.active:
                 return None
-            return Actor(staff.id, staff.email, staff.role, staff.name, ip)
+            return Actor(staff.id, staff.email, staff.role, staff.name, ip,
+                         must_enrol=staff.role == "admin" and staff.totp_enabled_at is None)
 
     def logout(self, token: str, actor: Actor | None) -> None:
         with self.uow() as uow:
@@ -1179,11 +1369,21 @@ class Console:
             return counts
 
     def audit_page(
-        self, *, page: int, per_page: int, action: str | None = None
+        self, *, page: int, per_page: int, action: str | None = None,
+        filters: AuditFilter | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of the audit log, newest first, narrowed by `filters` (or `action`).
+
+        Raises:
+            Invalid: a filter value out of range.
+        """
+        from bot.admin.audit_log import AuditFilter
+
+        filters = filters or AuditFilter(action=action or None)
+        filters.check()
         with self.uow() as uow:
             rows, total = uow.audit.page(limit=per_page, offset=(page - 1) * per_page,
-                                         action=action or None)
+                                         **filters.query())
             return [audit_json(r) for r in rows], total
 
 
@@ -1275,6 +1475,10 @@ def note_json(note: CaseNote, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _password_fingerprint(staff: Staff) -> str:
+    return token_hash(staff.password_hash or "")[:16]
+
+
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
     return names.get(staff_id) if staff_id is not None else None
 
@@ -1317,6 +1521,7 @@ def staff_json(staff: Staff) -> dict[str, Any]:
         "active": staff.active,
         "created_at": staff.created_at,
         "last_login_at": staff.last_login_at,
+        "second_factor": staff.totp_enabled_at is not None,
     }
 
 
@@ -1427,6 +1632,8 @@ __all__ = [
     "InboxFilter",
     "Invalid",
     "NotFound",
+    "SecondFactorNeeded",
     "SendRefused",
+    "SignInExpired",
     "Throttled",
 ]

@@ -59,6 +59,18 @@ PAGING = [
 LEVEL = {"type": "string", "enum": ["info", "self_care", "routine", "urgent", "emergency"]}
 STATE = {"type": "string", "enum": ["bot", "needs_human", "with_staff"]}
 ROLE = {"type": "string", "enum": ["viewer", "clinician", "admin"]}
+AUDIT_FILTERS = [
+    {"name": "staff_id", "in": "query", "description": "entries by this staff member",
+     "schema": ID},
+    {"name": "contact_id", "in": "query", "description": "entries about this conversation",
+     "schema": ID},
+    {"name": "action", "in": "query", "description": "an action code, e.g. staff.login_failed",
+     "schema": {"type": "string", "maxLength": 48}},
+    {"name": "since", "in": "query", "description": "from this day (UTC)",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "until", "in": "query", "description": "to this day, inclusive (UTC)",
+     "schema": {"type": "string", "format": "date"}},
+]
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -157,6 +169,7 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "role": ROLE,
             "active": {"type": "boolean"},
+            "second_factor": {"type": "boolean", "description": "TOTP is on"},
         },
     },
     "Token": {
@@ -183,7 +196,33 @@ SCHEMAS: dict[str, Any] = {
             "contact_id": {"type": "integer", "nullable": True},
             "contact_ref": NULLABLE_STR,
             "target": NULLABLE_STR,
+            "ip": NULLABLE_STR,
             "detail": {"type": "object"},
+            "label": {"type": "string", "description": "the action in words"},
+            "summary": {"type": "string", "description": "the details in words"},
+            "concerns": {"type": "object", "properties": {
+                "staff_id": {"type": "integer", "nullable": True},
+                "contact_id": {"type": "integer", "nullable": True},
+                "contact_ref": NULLABLE_STR}},
+        },
+    },
+    "ResetLink": {
+        "type": "object",
+        "required": ["staff_id", "email", "url", "expires_at"],
+        "properties": {
+            "staff_id": {"type": "integer"},
+            "email": {"type": "string"},
+            "url": {"type": "string", "description": "the one-time link, shown only once"},
+            "expires_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "TotpReset": {
+        "type": "object",
+        "required": ["staff_id", "email", "was_on"],
+        "properties": {
+            "staff_id": {"type": "integer"},
+            "email": {"type": "string"},
+            "was_on": {"type": "boolean"},
         },
     },
     "Counts": {
@@ -475,9 +514,27 @@ def openapi_document() -> dict[str, Any]:
         "/audit": {"get": {
             "summary": "The audit log, newest first (admin; read-only)",
             "operationId": "listAudit",
-            "parameters": [*PAGING, {"name": "action", "in": "query",
-                                     "schema": {"type": "string", "maxLength": 48}}],
+            "parameters": [*PAGING, *AUDIT_FILTERS],
             "responses": _responses(_json(_page("AuditEntry")), 400),
+        }},
+        "/audit.csv": {"get": {
+            "summary": "The audit log as CSV, same filters (admin; the export is audited)",
+            "operationId": "exportAudit",
+            "parameters": AUDIT_FILTERS,
+            "responses": _responses({"description": "The CSV document", "content": {
+                "text/csv": {"schema": {"type": "string"}}}}, 400),
+        }},
+        "/staff/{staff_id}/password-reset": {"post": {
+            "summary": "Make a one-time password reset link, shown once; the old password and "
+                       "sessions stop working (admin, audited)",
+            "operationId": "createPasswordReset", "parameters": staff,
+            "responses": _responses(_json(_ref("ResetLink"), "Created"), 404, 409,
+                                    ok_code="201"),
+        }},
+        "/staff/{staff_id}/totp-reset": {"post": {
+            "summary": "Remove someone's second factor; their sessions end (admin, audited)",
+            "operationId": "resetTotp", "parameters": staff,
+            "responses": _responses(_json(_ref("TotpReset")), 404),
         }},
     }
     return {

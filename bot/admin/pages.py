@@ -40,6 +40,7 @@ from bot.admin.console import (
     Forbidden,
     InboxFilter,
     Invalid,
+    SecondFactorNeeded,
     SendRefused,
     Throttled,
 )
@@ -54,6 +55,9 @@ blueprint = Blueprint(
 
 ID = "int(min=1, max=2147483647)"
 PER_PAGE = 50
+# The pages an admin who has no second factor yet may open: everything else sends them to enrol.
+ENROL_OPEN = frozenset({"admin_pages.totp_enrol", "admin_pages.totp_confirm",
+                        "admin_pages.logout", "admin_pages.static"})
 
 
 @blueprint.before_request
@@ -73,7 +77,15 @@ def authenticate() -> Any:
         if request.method == "GET":
             return redirect(url_for("admin_pages.login", next=request.full_path.rstrip("?")))
         return _error_page(401, "Your session ended. Sign in again.")
+    if found.must_enrol and request.endpoint not in ENROL_OPEN:
+        # Admins need a second factor: until they have one, enrolling is all they can do.
+        g.actor = found
+        if request.method == "GET":
+            return redirect(url_for("admin_pages.totp_enrol"))
+        return _error_page(403, "Admins must turn on the second factor first.")
     if not found.can(role):
+        console().record_refusal(found, method=request.method, route=request.endpoint or "",
+                                 path=request.path, needed=role)
         return _error_page(403, f"This needs the {role} role; your account is a {found.role}.")
     g.actor = found
     return None
@@ -181,6 +193,13 @@ def login() -> Any:
     password = request.form.get("password", "")
     try:
         token = console().login(email, password, request.remote_addr)
+    except SecondFactorNeeded as exc:
+        # The password was right; the code comes next (account_pages.login_code).
+        session.clear()
+        session["pending"] = exc.ticket
+        session["next"] = next_url
+        session["csrf"] = secrets.token_urlsafe(32)
+        return redirect(url_for("admin_pages.login_code"))
     except (BadCredentials, Throttled) as exc:
         page = render_template("admin/login.html", next_url=next_url, error=str(exc),
                                email=email)
@@ -521,11 +540,4 @@ def quick_reply_delete(name: str) -> Any:
     return redirect(url_for("admin_pages.quick_replies"))
 
 
-@blueprint.get("/audit")
-@requires("admin")
-def audit() -> Any:
-    page = _page_arg()
-    action = (request.args.get("action") or "")[:48] or None
-    items, total = console().audit_page(page=page, per_page=PER_PAGE, action=action)
-    return render_template("admin/audit.html", items=items, total=total, page=page,
-                           per_page=PER_PAGE, action=action)
+# The audit view, one's own account and reset links: bot/admin/account_pages.py.
