@@ -36,6 +36,12 @@ from bot.admin.security import (
     password_problem,
     token_hash,
 )
+from bot.admin.transcript_notes import (
+    FAILED_STATUSES,
+    delivery_error_text,
+    guard_notes,
+    level_drops,
+)
 from bot.outbound import OutsideWindow, SendFailed, in_window
 from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.store.staff import ROLES, ApiToken, AuditEntry, Staff, StaffSession
@@ -485,6 +491,7 @@ class Console:
             ).all()
             contacts = [row[0] for row in rows]
             last = uow.messages.last_for([c.id for c in contacts])
+            failed = _failed_deliveries(uow, [c.id for c in contacts])
             items = []
             for contact, level_rank, activity in rows:
                 item = contact_json(contact)
@@ -492,6 +499,7 @@ class Console:
                 item["last_activity_at"] = _aware(activity)
                 found = last.get(contact.id)
                 item["last_message"] = message_json(found) if found is not None else None
+                item["failed_deliveries"] = failed.get(contact.id, 0)
                 items.append(item)
             return items, int(total)
 
@@ -522,7 +530,11 @@ class Console:
                 .order_by(ModelCallRow.id)
             ).all():
                 calls.setdefault(call.message_id, []).append(call)
-        staff_names = self._staff_names(uow, _staff_ids(messages))
+        safety_rows = uow.safety_events.for_contact(contact.id)
+        staff_names = self._staff_names(
+            uow, _staff_ids(messages) | {e.resolved_by_id for e in safety_rows})
+        guard = guard_notes(messages, safety_rows)
+        drops = level_drops(messages, safety_rows, staff_names)
         items = []
         all_calls: list[ModelCallRow] = []
         for message in messages:
@@ -534,9 +546,10 @@ class Console:
             item["cost_usd"] = total_cost(rows) if rows else None
             staff_id = item["staff_id"]
             item["staff"] = staff_names.get(staff_id) if staff_id is not None else None
+            item["guard"] = guard.get(message.id, [])
+            item["level_drop"] = drops.get(message.id)
             items.append(item)
-        events = [self._event_json(uow, e, contact) for e in uow.safety_events.for_contact(
-            contact.id)]
+        events = [self._event_json(uow, e, contact) for e in safety_rows]
         now = self.clock()
         return {
             "contact": contact_json(contact) | {"in_window": in_window(contact, now)},
@@ -878,6 +891,19 @@ def _counts(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[str, int]:
     }
 
 
+def _failed_deliveries(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, int]:
+    """Count each conversation's outgoing messages that Twilio reports failed or undelivered."""
+    if not contact_ids:
+        return {}
+    rows = uow.session.execute(
+        select(Message.contact_id, func.count())
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "out",
+               Message.status.in_(FAILED_STATUSES))
+        .group_by(Message.contact_id)
+    ).all()
+    return {contact_id: int(count) for contact_id, count in rows}
+
+
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
     return names.get(staff_id) if staff_id is not None else None
 
@@ -969,6 +995,10 @@ def message_json(message: Message) -> dict[str, Any]:
         "latency_ms": message.latency_ms,
         "staff_id": _staff_id(message),
         "created_at": message.created_at,
+        # Twilio said it did not arrive: flagged, with the error code in words.
+        "delivery_failed": message.direction == "out" and message.status in FAILED_STATUSES,
+        "delivery_error": (delivery_error_text(message.error_code)
+                           if message.status in FAILED_STATUSES else None),
     }
 
 

@@ -39,12 +39,15 @@ from bot.admin.console import (
     SendRefused,
     Throttled,
 )
+from bot.admin.whatsapp_format import whatsapp_html
 from bot.store.staff import ROLES
 
 blueprint = Blueprint(
     "admin_pages", __name__, url_prefix="/admin",
     template_folder="templates", static_folder="static", static_url_path="/static",
 )
+
+blueprint.add_app_template_filter(whatsapp_html, "whatsapp")
 
 ID = "int(min=1, max=2147483647)"
 PER_PAGE = 50
@@ -81,7 +84,7 @@ def security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "frame-ancestors 'none'; base-uri 'none'; font-src 'self'"
     )
     return response
 
