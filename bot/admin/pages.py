@@ -78,7 +78,10 @@ def authenticate() -> Any:
 
 @blueprint.after_request
 def security_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
+    # Pages hold people's health data: never stored. The console's own CSS and fonts hold none:
+    # kept and revalidated by ETag, so a script's font is not fetched again on every page.
+    static = request.endpoint == "admin_pages.static"
+    response.headers["Cache-Control"] = "no-cache" if static else "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
