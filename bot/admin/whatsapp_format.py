@@ -21,6 +21,7 @@ beside a marker and change which markers count.)
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -130,13 +131,16 @@ def _group(items: list[tuple[str, str, Markup]]) -> Markup:
 
 def _inline(text: str) -> Markup:
     """Format one line's bold, italic, strike and inline code; escape everything else."""
+    closers = _closers(text)
     out: list[Markup] = []
     start = i = 0
     while i < len(text):
         marker = text[i]
         if marker in _TAGS and _opens(text, i):
-            end = _closing(text, i)
-            if end is not None:
+            found = closers[marker]
+            k = bisect.bisect_left(found, i + 2)  # at least one character inside
+            if k < len(found):
+                end = found[k]
                 inner = text[i + 1:end]
                 content = escape(inner) if marker in _LITERAL else _inline(inner)
                 opening, closing = _TAGS[marker]
@@ -149,6 +153,21 @@ def _inline(text: str) -> Markup:
     return Markup("").join(out)
 
 
+def _closers(text: str) -> dict[str, list[int]]:
+    """Where each marker may close, in order: found once per line, so a line full of markers
+    costs n log n, not n squared (a 4,000-character message must not stall the page)."""
+    found: dict[str, list[int]] = {marker: [] for marker in _TAGS}
+    for j in range(1, len(text)):
+        marker = text[j]
+        if marker not in found:
+            continue
+        before = text[j - 1]
+        after = text[j + 1] if j + 1 < len(text) else " "
+        if not before.isspace() and before != marker and not _wordish(after) and after != marker:
+            found[marker].append(j)
+    return found
+
+
 def _wordish(char: str) -> bool:
     """Part of a word: a letter or digit in any script, or a combining mark (Indic vowel signs)."""
     return char.isalnum() or unicodedata.category(char).startswith("M")
@@ -159,16 +178,3 @@ def _opens(text: str, i: int) -> bool:
     before = text[i - 1] if i > 0 else " "
     after = text[i + 1] if i + 1 < len(text) else " "
     return not _wordish(before) and before != marker and not after.isspace() and after != marker
-
-
-def _closing(text: str, i: int) -> int | None:
-    """The position of the marker that closes the one at `i` on this line, if any."""
-    marker = text[i]
-    j = text.find(marker, i + 2)
-    while j != -1:
-        before = text[j - 1]
-        after = text[j + 1] if j + 1 < len(text) else " "
-        if not before.isspace() and before != marker and not _wordish(after) and after != marker:
-            return j
-        j = text.find(marker, j + 1)
-    return None
