@@ -904,6 +904,10 @@ def _failed_deliveries(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, 
     return {contact_id: int(count) for contact_id, count in rows}
 
 
+def _failed(message: Message) -> bool:
+    return message.direction == "out" and message.status in FAILED_STATUSES
+
+
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
     return names.get(staff_id) if staff_id is not None else None
 
@@ -996,9 +1000,8 @@ def message_json(message: Message) -> dict[str, Any]:
         "staff_id": _staff_id(message),
         "created_at": message.created_at,
         # Twilio said it did not arrive: flagged, with the error code in words.
-        "delivery_failed": message.direction == "out" and message.status in FAILED_STATUSES,
-        "delivery_error": (delivery_error_text(message.error_code)
-                           if message.status in FAILED_STATUSES else None),
+        "delivery_failed": _failed(message),
+        "delivery_error": delivery_error_text(message.error_code) if _failed(message) else None,
     }
 
 
