@@ -41,6 +41,12 @@ from bot.admin.security import (
     password_problem,
     token_hash,
 )
+from bot.admin.transcript_notes import (
+    FAILED_STATUSES,
+    delivery_error_text,
+    guard_notes,
+    level_drops,
+)
 from bot.i18n import SUPPORTED, normalize_language
 from bot.outbound import OutsideWindow, SendFailed, in_window
 from bot.store.casework import CaseAssignment, CaseNote, QuickReply
@@ -711,6 +717,7 @@ class Console:
             excerpts = _bodies(uow, {e.message_id for e in events.values()})
             assigned = self._assignments(uow, ids)
             now = self.clock()
+            failed = _failed_deliveries(uow, ids)
             items = []
             for contact, level_rank, activity, top_tier, open_count, since, event_id in rows:
                 item = contact_json(contact)
@@ -733,6 +740,7 @@ class Console:
                     "excerpt": excerpts.get(event.message_id) if event.message_id else None,
                 }
                 item["assigned_to"] = assigned.get(contact.id)
+                item["failed_deliveries"] = failed.get(contact.id, 0)
                 items.append(item)
             return items, int(total)
 
@@ -780,7 +788,11 @@ class Console:
                 .order_by(ModelCallRow.id)
             ).all():
                 calls.setdefault(call.message_id, []).append(call)
-        staff_names = self._staff_names(uow, _staff_ids(messages))
+        safety_rows = uow.safety_events.for_contact(contact.id)
+        staff_names = self._staff_names(
+            uow, _staff_ids(messages) | {e.resolved_by_id for e in safety_rows})
+        guard = guard_notes(messages, safety_rows)
+        drops = level_drops(messages, safety_rows, staff_names)
         items = []
         all_calls: list[ModelCallRow] = []
         for message in messages:
@@ -792,9 +804,10 @@ class Console:
             item["cost_usd"] = total_cost(rows) if rows else None
             staff_id = item["staff_id"]
             item["staff"] = staff_names.get(staff_id) if staff_id is not None else None
+            item["guard"] = guard.get(message.id, [])
+            item["level_drop"] = drops.get(message.id)
             items.append(item)
-        events = [self._event_json(uow, e, contact) for e in uow.safety_events.for_contact(
-            contact.id)]
+        events = [self._event_json(uow, e, contact) for e in safety_rows]
         now = self.clock()
         notes = list(uow.session.scalars(
             select(CaseNote).where(CaseNote.contact_id == contact.id).order_by(CaseNote.id)
@@ -1479,6 +1492,23 @@ def _password_fingerprint(staff: Staff) -> str:
     return token_hash(staff.password_hash or "")[:16]
 
 
+def _failed_deliveries(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, int]:
+    """Count each conversation's outgoing messages that Twilio reports failed or undelivered."""
+    if not contact_ids:
+        return {}
+    rows = uow.session.execute(
+        select(Message.contact_id, func.count())
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "out",
+               Message.status.in_(FAILED_STATUSES))
+        .group_by(Message.contact_id)
+    ).all()
+    return {contact_id: int(count) for contact_id, count in rows}
+
+
+def _failed(message: Message) -> bool:
+    return message.direction == "out" and message.status in FAILED_STATUSES
+
+
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
     return names.get(staff_id) if staff_id is not None else None
 
@@ -1578,6 +1608,9 @@ def message_json(message: Message) -> dict[str, Any]:
         "audio_seconds": message.audio_seconds,
         "transcription_cost_usd": message.transcription_cost_usd,
         "transcription_error": (message.extra or {}).get("transcription_error"),
+        # Twilio said it did not arrive: flagged, with the error code in words.
+        "delivery_failed": _failed(message),
+        "delivery_error": delivery_error_text(message.error_code) if _failed(message) else None,
     }
 
 

@@ -45,6 +45,7 @@ from bot.admin.console import (
     Throttled,
 )
 from bot.admin.events import respond
+from bot.admin.whatsapp_format import whatsapp_html
 from bot.i18n import SUPPORTED
 from bot.store.staff import ROLES
 
@@ -52,6 +53,8 @@ blueprint = Blueprint(
     "admin_pages", __name__, url_prefix="/admin",
     template_folder="templates", static_folder="static", static_url_path="/static",
 )
+
+blueprint.add_app_template_filter(whatsapp_html, "whatsapp")
 
 ID = "int(min=1, max=2147483647)"
 PER_PAGE = 50
@@ -93,13 +96,16 @@ def authenticate() -> Any:
 
 @blueprint.after_request
 def security_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
+    # Pages hold people's health data: never stored. The console's own CSS and fonts hold none:
+    # kept and revalidated by ETag, so a script's font is not fetched again on every page.
+    static = request.endpoint == "admin_pages.static"
+    response.headers["Cache-Control"] = "no-cache" if static else "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-        "connect-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+        "script-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return response

@@ -194,7 +194,7 @@ def test_enrolling_then_every_sign_in_needs_a_fresh_code(console_app: Any) -> No
     client = _signed_in(console_app, email)
     other = _signed_in(console_app, email)
     page = client.get("/admin/account/2fa").get_data(as_text=True)
-    # The QR code is inline SVG, not drawn by a script: the page's only script is the console's own file.
+    # The QR code is inline SVG, not drawn by a script: the only script is the console's file.
     assert "<svg" in page
     assert re.findall(r"<script[^>]*>", page) == ['<script src="/admin/static/console.js" defer>']
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page)
