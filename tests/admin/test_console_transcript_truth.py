@@ -204,8 +204,8 @@ def test_a_level_falling_after_a_resolved_emergency_is_marked(app: Any) -> None:
     assert all(m["level_drop"] is None for m in data["messages"])
 
     [event] = [e for e in data["escalations"] if e["kind"] == "emergency"]
-    assert client.post(f"/admin/api/escalations/{event['id']}/resolve",
-                       headers=auth).status_code == 200
+    assert client.post(f"/admin/api/escalations/{event['id']}/resolve", headers=auth,
+                       json={"outcome": "ambulance_called"}).status_code == 200
     signed_post(client, twilio_form(CALM, sender=PHONE))
 
     data = _transcript(client, auth)
