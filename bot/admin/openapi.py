@@ -1,359 +1,208 @@
-"""The OpenAPI 3.0 description of the staff JSON API, served at GET /admin/api/openapi.json."""
+"""The staff API's contract: views declare it with `@documented(...)`, spectree checks it.
+
+`documented` wraps spectree's `validate`: it validates the view's query string, JSON body and
+headers against the pydantic models the view's parameters are annotated with (`query`, `json`,
+`headers`; bot/admin/api_models.py), validates what the view returns against the success model,
+and records the route for the OpenAPI document served at GET /admin/api/openapi.json, which is
+generated from those models (`openapi_document`), never written by hand.
+
+Every error is the `Error` model, documented for each status the route can give: 400 (the input
+breaks its model, or the console refuses it), 401/403 (token, role), 503 (database outage) on
+every route; 404 on routes with an id in the path; 413/415 on routes that take a body; and
+whatever else the view names (409 conflicts, 502 Twilio).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 2147483647}
-DATE_TIME: dict[str, Any] = {"type": "string", "format": "date-time", "nullable": True}
-NULLABLE_STR: dict[str, Any] = {"type": "string", "nullable": True}
+from flask import Response, abort, jsonify, request
+from pydantic import BaseModel, ValidationError
+from spectree import Response as Responses
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
+from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.utils import get_request_model_hints
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import ValidationError as NoSuchId
 
+from bot.admin.api_models import Error
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+log = logging.getLogger(__name__)
 
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
-
-def _responses(ok: dict[str, Any], *codes: int, ok_code: str = "200") -> dict[str, Any]:
-    texts = {
-        400: "Invalid input", 401: "No valid bearer token", 403: "The role is not enough",
-        404: "Not found", 409: "Conflicts with the current state", 502: "Twilio refused",
-        503: "Sending is not configured",
-    }
-    result = {ok_code: ok, "401": _err(texts[401]), "403": _err(texts[403])}
-    for code in codes:
-        result[str(code)] = _err(texts[code])
-    return result
-
-
-def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "page", "per_page", "total"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-            "total": {"type": "integer"},
-        },
-    }
-
-
-def _path_id(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": ID}
-
-
-PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                               "maximum": 1000000}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                   "maximum": 200}},
-]
-LEVEL = {"type": "string", "enum": ["info", "self_care", "routine", "urgent", "emergency"]}
-STATE = {"type": "string", "enum": ["bot", "needs_human", "with_staff"]}
-ROLE = {"type": "string", "enum": ["viewer", "clinician", "admin"]}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "reason"],
-        "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
-    },
-    "Contact": {
-        "type": "object",
-        "required": ["id", "wa_id", "phone", "state"],
-        "properties": {
-            "id": {"type": "integer"},
-            "wa_id": {"type": "string"},
-            "phone": {"type": "string"},
-            "profile_name": NULLABLE_STR,
-            "country": NULLABLE_STR,
-            "language": NULLABLE_STR,
-            "state": STATE,
-            "opted_out": {"type": "boolean"},
-            "last_inbound_at": DATE_TIME,
-            "created_at": DATE_TIME,
-        },
-    },
-    "Message": {
-        "type": "object",
-        "required": ["id", "direction", "body", "status", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "direction": {"type": "string", "enum": ["in", "out"]},
-            "body": {"type": "string"},
-            "status": {"type": "string"},
-            "error_code": NULLABLE_STR,
-            "triage_level": NULLABLE_STR,
-            "rule_ids": {"type": "array", "items": {"type": "string"}},
-            "model": NULLABLE_STR,
-            "mode": NULLABLE_STR,
-            "staff_id": {"type": "integer", "nullable": True},
-            "perspectives": {"type": "array", "items": {"type": "string"}},
-            "cost_usd": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["unknown"]}],
-                         "nullable": True},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "Conversation": {
-        "allOf": [
-            _ref("Contact"),
-            {
-                "type": "object",
-                "properties": {
-                    "level": {**LEVEL, "nullable": True},
-                    "last_activity_at": DATE_TIME,
-                    "last_message": {"allOf": [_ref("Message")], "nullable": True},
-                },
-            },
-        ]
-    },
-    "Escalation": {
-        "type": "object",
-        "required": ["id", "contact_id", "kind", "status", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "contact_id": {"type": "integer"},
-            "kind": {"type": "string"},
-            "level": NULLABLE_STR,
-            "status": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
-            "age_seconds": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "acknowledged_at": DATE_TIME,
-            "acknowledged_by": NULLABLE_STR,
-            "resolved_at": DATE_TIME,
-            "resolved_by": NULLABLE_STR,
-        },
-    },
-    "Transcript": {
-        "type": "object",
-        "required": ["contact", "messages", "escalations", "cost_usd"],
-        "properties": {
-            "contact": _ref("Contact"),
-            "messages": {"type": "array", "items": _ref("Message")},
-            "escalations": {"type": "array", "items": _ref("Escalation")},
-            "cost_usd": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["unknown"]}]},
-        },
-    },
-    "Staff": {
-        "type": "object",
-        "required": ["id", "email", "role", "active"],
-        "properties": {
-            "id": {"type": "integer"},
-            "email": {"type": "string"},
-            "name": {"type": "string"},
-            "role": ROLE,
-            "active": {"type": "boolean"},
-        },
-    },
-    "Token": {
-        "type": "object",
-        "required": ["id", "staff_id", "prefix"],
-        "properties": {
-            "id": {"type": "integer"},
-            "staff_id": {"type": "integer"},
-            "prefix": {"type": "string"},
-            "label": {"type": "string"},
-            "token": {"type": "string", "description": "the token itself, shown only once"},
-            "revoked_at": DATE_TIME,
-        },
-    },
-    "AuditEntry": {
-        "type": "object",
-        "required": ["id", "created_at", "actor", "action"],
-        "properties": {
-            "id": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "actor_id": {"type": "integer", "nullable": True},
-            "actor": {"type": "string"},
-            "action": {"type": "string"},
-            "contact_id": {"type": "integer", "nullable": True},
-            "contact_ref": NULLABLE_STR,
-            "target": NULLABLE_STR,
-            "detail": {"type": "object"},
-        },
-    },
-    "Counts": {
-        "type": "object",
-        "additionalProperties": {"type": "integer"},
-    },
+# What each error status means on this API (the `reason` in the body says more).
+STATUS_TEXT = {
+    400: "The input is not acceptable: it breaks the documented shape, or the console refused it",
+    401: "No valid bearer token (missing, unknown, revoked, or its account is switched off)",
+    403: "Your role is not enough for this",
+    404: "No such row",
+    409: "It conflicts with the current state",
+    413: "The body is larger than the server accepts (64 KiB)",
+    415: "The body is not JSON",
+    500: "The server failed (logged)",
+    502: "Twilio refused the message; try again",
+    503: "The database is unavailable (see Retry-After), or sending is not configured",
 }
+ALWAYS = (400, 401, 403, 503)
+REQUEST_PARTS = ("query", "json", "form", "headers", "cookies")
+# Extra media types of a response (operation id -> status -> media type -> model or None for a
+# plain string), for the one route that answers with something other than JSON: the export.
+_EXTRA_CONTENT: dict[str, tuple[int, dict[str, type[BaseModel] | None]]] = {}
+
+
+def error_response(status: int, error: str, reason: str) -> Response:
+    """The one error shape of the API: {"error": code, "reason": sentence}."""
+    response = jsonify(Error(error=error, reason=reason).model_dump())
+    response.status_code = status
+    return response
+
+
+def _describe(exc: ValidationError) -> str:
+    """Say which fields are wrong and how, without echoing what was sent (it may be a password)."""
+    problems = []
+    for problem in exc.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in problem["loc"]) or "the body"
+        problems.append(f"{where}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+def _refuse_invalid_request(_req: Any, _resp: Any, error: Exception | None, _instance: Any,
+                            _adapter: Any) -> None:
+    # spectree calls this after checking the request; answer in the API's own error shape.
+    if isinstance(error, ValidationError):
+        abort(error_response(400, "bad_request", _describe(error)))
+
+
+def _refuse_undocumented_response(_req: Any, _resp: Any, error: Exception | None,
+                                  _instance: Any, _adapter: Any) -> None:
+    # The view returned something its model does not describe: a bug here, never the caller's.
+    if isinstance(error, ValidationError):
+        _fail(error)
+
+
+def _fail(error: ValidationError) -> NoReturn:
+    log.error("%s %s answered outside its documented shape: %s", request.method, request.path,
+              _describe(error))
+    abort(error_response(500, "server_error", "the answer did not match the API document"))
+
+
+MAX_ID = 2**31 - 1  # the database's integer: a larger id names nothing
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a row id from 1 to MAX_ID. Any other number names nothing: 404.
+
+    werkzeug's `int(min=..., max=...)` answers 405 instead when the same path takes another
+    method (it matches the path, then finds the number out of range); ids are never that.
+    """
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+    def to_python(self, value: str) -> int:
+        try:
+            number: int = super().to_python(value)
+        except NoSuchId:
+            raise NotFound(f"no row has the id {value[:20]}") from None
+        return number
+
+
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, knowing the `id` converter."""
+
+    def parse_path(self, route: Any, path_parameter_descriptions: Any) -> tuple[str, list[Any]]:
+        path, parameters = super().parse_path(route, path_parameter_descriptions)
+        for parameter in parameters:
+            if parameter["schema"] is None:  # a converter spectree does not know: ours
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        return path, parameters
+
+
+spec = SpecTree(
+    "flask",
+    backend=_Plugin,
+    title="healthbot staff API",
+    version="1",
+    description="Transcripts, escalations, handoff, export and erasure. Every call needs "
+    "`Authorization: Bearer <staff API token>` (`healthbot staff token EMAIL`); roles: "
+    "viewer < clinician < admin. Lists take `page` and `per_page` (at most 200) and answer "
+    "with `page`, `per_page` and `total`. Every error is `{\"error\", \"reason\"}`.",
+    mode="strict",  # only the views decorated here, not the pages or the webhook
+    annotations=True,  # views receive `query`, `json` and `headers` as validated models
+    security_schemes=[SecurityScheme(
+        name="bearer",
+        data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer", bearer_format="hbt_..."),
+    )],
+    security={"bearer": []},
+    validation_error_status=400,
+    validation_error_model=Error,
+    before=_refuse_invalid_request,
+    after=_refuse_undocumented_response,
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+)
+
+
+def documented(
+    ok: type[BaseModel] | None,
+    *errors: int,
+    status: int = 200,
+    content: dict[str, type[BaseModel] | None] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a view's contract: `ok` is the success body's model (answered with `status`),
+    `errors` the statuses it can give beyond the usual ones (see the module docstring).
+
+    The view's `query`, `json` and `headers` parameters, annotated with models, are filled with
+    the validated request. `content` documents a response that is not (only) JSON instead of
+    `ok`: {media type: model, or None for text}; such a response is not validated here.
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        parts = get_request_model_hints(view)
+        codes = {*ALWAYS, *errors}
+        if "json" in parts:
+            codes |= {413, 415}
+        if set(inspect.signature(view).parameters) - set(REQUEST_PARTS):
+            codes.add(404)  # an id in the path that may name nothing
+        models: dict[str, Any] = {f"HTTP_{status}": ok}
+        models |= {f"HTTP_{code}": (Error, STATUS_TEXT[code]) for code in sorted(codes)}
+        if content is not None:
+            _EXTRA_CONTENT[view.__name__] = (status, content)
+        wrapped: Callable[..., Any] = spec.validate(
+            resp=Responses(**models), operation_id=view.__name__
+        )(view)
+        return wrapped
+
+    return decorate
 
 
 def openapi_document() -> dict[str, Any]:
-    """Return the API description (a fresh dict each time, so callers may change it)."""
-    contact = [_path_id("contact_id")]
-    event = [_path_id("event_id")]
-    staff = [_path_id("staff_id")]
-    paths: dict[str, Any] = {
-        "/me": {"get": {
-            "summary": "Who the token belongs to", "operationId": "me",
-            "responses": _responses(_json({"type": "object"})),
-        }},
-        "/conversations": {"get": {
-            "summary": "Conversations, latest activity first", "operationId": "listConversations",
-            "parameters": [
-                *PAGING,
-                {"name": "state", "in": "query", "schema": STATE},
-                {"name": "level", "in": "query", "schema": LEVEL,
-                 "description": "the highest triage level in the conversation"},
-                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "q", "in": "query", "description": "search message text",
-                 "schema": {"type": "string", "maxLength": 200}},
-            ],
-            "responses": _responses(_json(_page("Conversation")), 400),
-        }},
-        "/contacts/{contact_id}": {
-            "parameters": contact,
-            "get": {
-                "summary": "The whole conversation (audited)", "operationId": "getTranscript",
-                "responses": _responses(_json(_ref("Transcript")), 404),
-            },
-            "delete": {
-                "summary": "Erase every row about the contact (admin, audited)",
-                "operationId": "eraseContact",
-                "responses": _responses(
-                    _json({"type": "object", "properties": {"removed": _ref("Counts")}}), 404
-                ),
-            },
-        },
-        "/contacts/{contact_id}/messages": {"get": {
-            "summary": "One page of the conversation (audited)", "operationId": "listMessages",
-            "parameters": [*contact, *PAGING],
-            "responses": _responses(_json({
-                "type": "object",
-                "properties": {"contact": _ref("Contact"),
-                               "items": {"type": "array", "items": _ref("Message")}},
-            }), 400, 404),
-        }},
-        "/contacts/{contact_id}/export": {"get": {
-            "summary": "Export the conversation as JSON or CSV (admin, audited)",
-            "operationId": "exportConversation",
-            "parameters": [*contact, {"name": "format", "in": "query",
-                                      "schema": {"type": "string", "enum": ["json", "csv"]}}],
-            "responses": _responses({
-                "description": "The document",
-                "content": {"application/json": {"schema": {"type": "object"}},
-                            "text/csv": {"schema": {"type": "string"}}},
-            }, 400, 404),
-        }},
-        "/contacts/{contact_id}/reply": {"post": {
-            "summary": "Reply as staff; takes the conversation (clinician, audited)",
-            "operationId": "reply",
-            "parameters": [*contact, {"name": "Idempotency-Key", "in": "header",
-                                      "schema": {"type": "string", "maxLength": 64}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["body"],
-                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000},
-                               "idempotency_key": {"type": "string", "maxLength": 64}},
-            }}}},
-            "responses": _responses(_json({"type": "object", "properties": {
-                "message_ids": {"type": "array", "items": {"type": "integer"}},
-                "state": {"type": "string"}}}, "Sent"), 400, 404, 409, 502, 503, ok_code="201"),
-        }},
-        "/contacts/{contact_id}/handback": {"post": {
-            "summary": "Hand the conversation back to the bot (clinician, audited)",
-            "operationId": "handBack",
-            "parameters": contact,
-            "responses": _responses(_json({"type": "object"}), 404),
-        }},
-        "/escalations": {"get": {
-            "summary": "Escalations: open and acknowledged unless status says",
-            "operationId": "listEscalations",
-            "parameters": [*PAGING, {"name": "status", "in": "query", "schema": {
-                "type": "string", "enum": ["open", "acknowledged", "resolved"]}}],
-            "responses": _responses(_json(_page("Escalation")), 400),
-        }},
-        "/escalations/{event_id}/acknowledge": {"post": {
-            "summary": "Acknowledge an open escalation (clinician, audited)",
-            "operationId": "acknowledgeEscalation", "parameters": event,
-            "responses": _responses(_json(_ref("Escalation")), 404, 409),
-        }},
-        "/escalations/{event_id}/resolve": {"post": {
-            "summary": "Resolve an escalation (clinician, audited)",
-            "operationId": "resolveEscalation", "parameters": event,
-            "responses": _responses(_json(_ref("Escalation")), 404, 409),
-        }},
-        "/staff": {
-            "get": {
-                "summary": "Staff accounts and their tokens (admin)", "operationId": "listStaff",
-                "responses": _responses(_json({"type": "object", "properties": {
-                    "items": {"type": "array", "items": _ref("Staff")}}})),
-            },
-            "post": {
-                "summary": "Create a staff account (admin, audited)",
-                "operationId": "createStaff",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "role", "password"],
-                    "properties": {"email": {"type": "string", "format": "email"},
-                                   "name": {"type": "string", "maxLength": 200},
-                                   "role": ROLE,
-                                   "password": {"type": "string", "minLength": 12,
-                                                "maxLength": 1024}},
-                }}}},
-                "responses": _responses(_json(_ref("Staff"), "Created"), 400, 409,
-                                        ok_code="201"),
-            },
-        },
-        "/staff/{staff_id}": {"patch": {
-            "summary": "Change role, name, password or active (admin, audited)",
-            "operationId": "updateStaff", "parameters": staff,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": {"role": ROLE, "active": {"type": "boolean"},
-                               "name": {"type": "string", "maxLength": 200},
-                               "password": {"type": "string", "minLength": 12,
-                                            "maxLength": 1024}},
-            }}}},
-            "responses": _responses(_json(_ref("Staff")), 400, 404, 409),
-        }},
-        "/staff/{staff_id}/tokens": {"post": {
-            "summary": "Create an API token; the response shows it once (admin, audited)",
-            "operationId": "createToken", "parameters": staff,
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "properties": {"label": {"type": "string", "maxLength": 100}},
-            }}}},
-            "responses": _responses(_json(_ref("Token"), "Created"), 400, 404, ok_code="201"),
-        }},
-        "/staff/{staff_id}/tokens/{token_id}": {"delete": {
-            "summary": "Revoke an API token (admin, audited)", "operationId": "revokeToken",
-            "parameters": [*staff, _path_id("token_id")],
-            "responses": _responses(_json(_ref("Token")), 404),
-        }},
-        "/failed-jobs": {"get": {
-            "summary": "Background jobs that failed every retry", "operationId": "listFailedJobs",
-            "responses": _responses(_json({"type": "object", "properties": {
-                "items": {"type": "array", "items": {"type": "object"}}}})),
-        }},
-        "/audit": {"get": {
-            "summary": "The audit log, newest first (admin; read-only)",
-            "operationId": "listAudit",
-            "parameters": [*PAGING, {"name": "action", "in": "query",
-                                     "schema": {"type": "string", "maxLength": 48}}],
-            "responses": _responses(_json(_page("AuditEntry")), 400),
-        }},
-    }
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "healthbot staff API",
-            "version": "1",
-            "description": "Transcripts, escalations, handoff, export and erasure. Every call "
-            "needs `Authorization: Bearer <staff API token>`; roles: viewer < clinician < admin.",
-        },
-        "servers": [{"url": "/admin/api"}],
-        "security": [{"bearer": []}],
-        "paths": paths,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    """Return the API description generated from the decorated views (a fresh copy each time)."""
+    document: dict[str, Any] = copy.deepcopy(spec.spec)
+    schemas = document["components"]["schemas"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            extra = _EXTRA_CONTENT.get(operation.get("operationId", ""))
+            if extra is None:
+                continue
+            status, media = extra
+            content = operation["responses"][str(status)].setdefault("content", {})
+            for media_type, model in media.items():
+                content[media_type] = {"schema": _component(schemas, model)}
+    return document
+
+
+def _component(schemas: dict[str, Any], model: type[BaseModel] | None) -> dict[str, Any]:
+    if model is None:
+        return {"type": "string"}
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                      mode="serialization")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas.setdefault(model.__name__, schema)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}

@@ -1,0 +1,366 @@
+"""The staff API's request and response shapes, as pydantic models: the OpenAPI document is made
+from them (bot/admin/openapi.py) and every request and response is checked against them.
+
+Responses describe exactly what the console's `*_json` functions return (bot/admin/console.py):
+every key, `X | None` where the value may be null, timestamps as ISO 8601 strings with a zone.
+Response models forbid unknown keys, so a field added to the console without its model here
+fails the response check (a 500 in a test) instead of drifting from the document.
+
+Request bodies are strict (no "1" for 1, no "true" for true) and forbid unknown keys; each is at
+least as strict as the console's own checks, so anything the document allows is accepted.
+Query strings arrive as text, so query models coerce ("2" -> 2); an empty value means "not given".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from bot.admin.console import MAX_REPLY
+from bot.admin.security import MIN_PASSWORD
+
+MAX_PAGE = 200
+MAX_PAGE_NUMBER = 1_000_000
+
+Level = Literal["info", "self_care", "routine", "urgent", "emergency"]
+State = Literal["bot", "needs_human", "with_staff"]
+Role = Literal["viewer", "clinician", "admin"]
+EscalationStatus = Literal["open", "acknowledged", "resolved"]
+# What `cost_usd` says when some model call's price is not known (never a made-up $0).
+Cost = float | Literal["unknown"]
+# Idempotency keys: what the console accepts (1-64 letters, digits, - or _).
+IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# What str.strip() and str.isspace() call whitespace, spelled out: regex engines (this check's,
+# the document's readers', schemathesis's) disagree about `\s`, and the console uses isspace().
+SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{SPACE}]"
+EMAIL = f"^[^{SPACE}@]+@[^{SPACE}@]+$"
+
+
+class Out(BaseModel):
+    """A response shape: every key always present, no key that is not described."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class In(BaseModel):
+    """A JSON request body: exact types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # An optional query parameter is simply left out; "default: null" would invite a literal
+    # "null" in the query string.
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", "") is None:
+            del prop["default"]
+
+
+class Query(BaseModel):
+    """Query-string parameters: coerced from text; an empty value is the same as none; an
+    unknown parameter is refused (it is most likely a misspelt one)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class Error(Out):
+    """Every error under /admin/api: a stable code for programs and a sentence for people."""
+
+    error: str = Field(description="a stable code, e.g. not_found, bad_request, conflict")
+    reason: str = Field(description="what went wrong, for a person")
+
+
+# --- query parameters ---------------------------------------------------------------------------
+
+
+class PageQuery(Query):
+    page: int = Field(1, ge=1, le=MAX_PAGE_NUMBER)
+    per_page: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+class ConversationQuery(PageQuery):
+    state: State | SkipJsonSchema[None] = None
+    level: Level | SkipJsonSchema[None] = Field(
+        None, description="the highest triage level in the conversation")
+    since: dt.date | SkipJsonSchema[None] = Field(None, description="last activity from this day")
+    until: dt.date | SkipJsonSchema[None] = Field(None, description="last activity up to this day")
+    q: str | SkipJsonSchema[None] = Field(None, max_length=200, description="search the text")
+
+
+class EscalationQuery(PageQuery):
+    status: EscalationStatus | SkipJsonSchema[None] = Field(
+        None, description="open and acknowledged ones when not given")
+
+
+class AuditQuery(PageQuery):
+    action: str | SkipJsonSchema[None] = Field(None, max_length=48)
+
+
+class ExportQuery(Query):
+    format: Literal["json", "csv"] = "json"
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+
+class ReplyBody(In):
+    body: str = Field(min_length=1, max_length=MAX_REPLY, pattern=NOT_BLANK)
+    idempotency_key: IdempotencyKey | None = Field(
+        None, description="repeat it to retry without sending twice (or the header)")
+
+
+class ReplyHeaders(BaseModel):
+    idempotency_key: IdempotencyKey | SkipJsonSchema[None] = Field(None, alias="Idempotency-Key")
+
+
+class StaffCreate(In):
+    email: str = Field(max_length=254, pattern=EMAIL)
+    name: str = Field("", max_length=200)
+    role: Role
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
+
+
+class StaffUpdate(In):
+    role: Role | None = None
+    active: bool | None = None
+    name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, min_length=MIN_PASSWORD, max_length=1024)
+
+
+class TokenCreate(In):
+    label: str = Field("", max_length=100)
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class Page(Out):
+    page: int
+    per_page: int
+    total: int = Field(description="items on all pages")
+
+
+class Me(Out):
+    id: int | None
+    email: str
+    name: str
+    role: Role
+
+
+class Contact(Out):
+    id: int
+    wa_id: str
+    phone: str
+    profile_name: str | None
+    country: str | None
+    language: str | None
+    state: State
+    opted_out: bool
+    last_inbound_at: AwareDatetime | None
+    created_at: AwareDatetime
+
+
+class TranscriptContact(Contact):
+    in_window: bool = Field(description="inside WhatsApp's 24-hour window: free text may be sent")
+
+
+class Media(Out):
+    url: str
+    content_type: str | None
+
+
+class Location(Out):
+    latitude: float
+    longitude: float
+    address: str | None
+    label: str | None
+
+
+class Message(Out):
+    id: int
+    direction: Literal["in", "out"]
+    body: str
+    twilio_sid: str | None
+    status: str
+    error_code: str | None
+    media: list[Media]
+    location: Location | None
+    button_text: str | None
+    triage_level: str | None
+    rule_ids: list[str]
+    language: str | None
+    model: str | None
+    mode: str | None
+    latency_ms: float | None
+    staff_id: int | None
+    created_at: AwareDatetime
+
+
+class ModelCall(Out):
+    provider: str
+    model: str
+    perspective: str | None
+    mode: str
+    outcome: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float
+    cost_usd: float | None
+
+
+class TranscriptMessage(Message):
+    model_calls: list[ModelCall]
+    perspectives: list[str]
+    cost_usd: Cost | None = Field(description="null when no model was called")
+    staff: str | None = Field(description="the name of the staff member who wrote it")
+
+
+class Conversation(Contact):
+    level: Level | None
+    last_activity_at: AwareDatetime | None
+    last_message: Message | None
+
+
+class Escalation(Out):
+    id: int
+    contact_id: int
+    contact_name: str | None
+    contact_state: State | None
+    kind: str
+    level: str | None
+    rule_ids: list[str]
+    status: EscalationStatus | Literal["logged"]
+    excerpt: str | None = Field(description="the start of the message that raised it")
+    created_at: AwareDatetime
+    age_seconds: int
+    acknowledged_at: AwareDatetime | None
+    acknowledged_by: str | None
+    resolved_at: AwareDatetime | None
+    resolved_by: str | None
+
+
+class Transcript(Out):
+    contact: TranscriptContact
+    messages: list[TranscriptMessage]
+    escalations: list[Escalation]
+    cost_usd: Cost
+
+
+class TranscriptExport(Transcript):
+    exported_at: AwareDatetime
+
+
+class ConversationPage(Page):
+    items: list[Conversation]
+
+
+class MessagePage(Page):
+    contact: TranscriptContact
+    items: list[TranscriptMessage]
+
+
+class EscalationPage(Page):
+    items: list[Escalation]
+
+
+class ReplySent(Out):
+    message_ids: list[int]
+    state: Literal["with_staff"]
+
+
+class HandedBack(Out):
+    state: State
+    resolved_escalations: list[int]
+
+
+class Counts(Out):
+    contacts: int
+    messages: int
+    model_calls: int
+    safety_events: int
+    alerts: int
+
+
+class Erased(Out):
+    removed: Counts
+
+
+class Staff(Out):
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: AwareDatetime
+    last_login_at: AwareDatetime | None
+
+
+class Token(Out):
+    id: int
+    staff_id: int
+    prefix: str = Field(description="the token's first characters, to tell tokens apart")
+    label: str
+    created_at: AwareDatetime
+    last_used_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
+
+
+class NewToken(Token):
+    token: str = Field(description="the token itself: shown this once, only its hash is kept")
+    email: str
+
+
+class StaffWithTokens(Staff):
+    tokens: list[Token]
+
+
+class StaffPage(Page):
+    items: list[StaffWithTokens]
+
+
+class TokenPage(Page):
+    items: list[Token]
+
+
+class FailedJob(Out):
+    id: str
+    name: str
+    args: list[Any]
+    error: str
+    failed_at: AwareDatetime | None
+    attempts: int
+
+
+class FailedJobPage(Page):
+    items: list[FailedJob]
+
+
+class AuditEntry(Out):
+    id: int
+    created_at: AwareDatetime
+    actor_id: int | None
+    actor: str
+    action: str
+    contact_id: int | None
+    contact_ref: str | None
+    target: str | None
+    ip: str | None
+    detail: dict[str, Any]
+
+
+class AuditPage(Page):
+    items: list[AuditEntry]
