@@ -71,7 +71,7 @@ from bot.admin.api_models import (
 from bot.admin.api_models import Escalation as EscalationModel
 from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
 from bot.admin.console import ConsoleError, InboxFilter, NotFound, Throttled, jsonable
-from bot.admin.openapi import IdConverter, documented, error_response, openapi_document
+from bot.admin.openapi import IdConverter, documented, error_response, openapi_document, spec
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
@@ -115,6 +115,10 @@ def _refuse_unreadable_body() -> Response | None:
         return _error(415, "unsupported_media_type", "send the body as application/json")
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     if not raw:
+        view = current_app.view_functions.get(request.endpoint or "")
+        declared = spec.get_function_metadata(view) if view is not None else None
+        if declared is not None and declared.json is not None:
+            return _error(400, "bad_request", "send a JSON object as the body")
         return None
     try:
         data = jsonlib.loads(raw)

@@ -8,15 +8,16 @@ fails the response check (a 500 in a test) instead of drifting from the document
 
 Request bodies are strict (no "1" for 1, no "true" for true) and forbid unknown keys; each is at
 least as strict as the console's own checks, so anything the document allows is accepted.
-Query strings arrive as text, so query models coerce ("2" -> 2); an empty value means "not given".
+Query strings arrive as text, so query models coerce ("2" -> 2).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from bot.admin.console import MAX_REPLY
@@ -52,6 +53,16 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _day(value: Any) -> Any:
+    # Only 2026-01-31: pydantic alone would also read "0" as a Unix time and "20260131".
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date like 2026-01-31")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
+
+
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
     # An optional query parameter is simply left out; "default: null" would invite a literal
     # "null" in the query string.
@@ -61,17 +72,11 @@ def _drop_null_defaults(schema: dict[str, Any]) -> None:
 
 
 class Query(BaseModel):
-    """Query-string parameters: coerced from text; an empty value is the same as none; an
-    unknown parameter is refused (it is most likely a misspelt one)."""
+    """Query-string parameters, coerced from text ("2" -> 2). A parameter not wanted is left out:
+    an empty value is refused like any other that breaks the model, and so is an unknown
+    parameter (most likely a misspelt one)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_absent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v != ""}
-        return data
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -96,8 +101,8 @@ class ConversationQuery(PageQuery):
     state: State | SkipJsonSchema[None] = None
     level: Level | SkipJsonSchema[None] = Field(
         None, description="the highest triage level in the conversation")
-    since: dt.date | SkipJsonSchema[None] = Field(None, description="last activity from this day")
-    until: dt.date | SkipJsonSchema[None] = Field(None, description="last activity up to this day")
+    since: Day | SkipJsonSchema[None] = Field(None, description="last activity from this day")
+    until: Day | SkipJsonSchema[None] = Field(None, description="last activity up to this day")
     q: str | SkipJsonSchema[None] = Field(None, max_length=200, description="search the text")
 
 
