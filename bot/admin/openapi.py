@@ -44,6 +44,8 @@ STATUS_TEXT = {
     409: "It conflicts with the current state",
     413: "The body is larger than the server accepts (64 KiB)",
     415: "The body is not JSON",
+    422: "The input is well formed but can't be used",
+    429: "Too many attempts; see Retry-After",
     500: "The server failed (logged)",
     502: "Twilio refused the message; try again",
     503: "The database is unavailable (see Retry-After), or sending is not configured",
