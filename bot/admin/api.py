@@ -114,11 +114,16 @@ def authenticate() -> Response | None:
     if not found.can(role):
         return _error(403, "forbidden", f"this needs the {role} role; you are {found.role}")
     g.actor = found
-    return _refuse_unreadable_body()
+    return None
 
 
-def _refuse_unreadable_body() -> Response | None:
-    """A body, when there is one, must be a JSON object (the models then check its fields)."""
+@blueprint.before_request
+def read_body() -> Response | None:
+    """A body, when there is one, must be a JSON object (the models then check its fields).
+
+    After `authenticate` (a refused caller's body is never read). spectree alone would take a
+    malformed body for an empty one.
+    """
     if request.method not in BODY_METHODS:
         return None
     if request.mimetype and not request.is_json:
