@@ -21,7 +21,7 @@ To add a route:
 
    `@requires` is the least role (a route without one is refused with 403). `@documented`
    takes the success model, the extra error statuses the console can raise (409, 502...), and
-   `status` when success is not 200; 400/401/403/503, 404 for an id in the path and 413/415 for
+   `status` when success is not 200; 400/401/403/500/503, 404 for an id in the path and 413/415 for
    a body are added for you. Parameters named `query`, `json` and `headers` receive the request
    validated against their annotated models (a failure is a 400 before the view runs). Return
    the console's dict through `_plain()` (datetimes become ISO 8601 strings): it is checked

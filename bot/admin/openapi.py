@@ -7,9 +7,9 @@ and records the route for the OpenAPI document served at GET /admin/api/openapi.
 generated from those models (`openapi_document`), never written by hand.
 
 Every error is the `Error` model, documented for each status the route can give: 400 (the input
-breaks its model, or the console refuses it), 401/403 (token, role), 503 (database outage) on
-every route; 404 on routes with an id in the path; 413/415 on routes that take a body; and
-whatever else the view names (409 conflicts, 502 Twilio).
+breaks its model, or the console refuses it), 401/403 (token, role), 500 (a bug, logged) and 503
+(database outage) on every route; 404 on routes with an id in the path; 413/415 on routes that
+take a body; and whatever else the view names (409 conflicts, 502 Twilio).
 
 (This module used to hold the document as a hand-written dict, which drifted from what the API
 answered; bot/admin/api.py says how to convert an entry written in that style.)
@@ -53,7 +53,7 @@ STATUS_TEXT = {
     502: "Twilio refused the message; try again",
     503: "The database is unavailable (see Retry-After), or sending is not configured",
 }
-ALWAYS = (400, 401, 403, 503)
+ALWAYS = (400, 401, 403, 500, 503)
 REQUEST_PARTS = ("query", "json", "form", "headers", "cookies")
 # Extra media types of a response (operation id -> status -> media type -> model or None for a
 # plain string), for the one route that answers with something other than JSON: the export.
@@ -125,6 +125,9 @@ class _Plugin(FlaskPlugin):
         return path, parameters
 
 
+# Module-level, unlike the app's services: the decorators need it when api.py is imported. It
+# keeps only what they declare, and the document (made once, on the first request for it) is the
+# same for every app.
 spec = SpecTree(
     "flask",
     backend=_Plugin,

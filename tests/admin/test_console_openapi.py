@@ -43,7 +43,7 @@ def test_the_document_is_served_and_lists_every_api_route(sqlite_app: Any) -> No
     # Every operation documents its errors in the one error shape, 401 and 403 included.
     for item in document["paths"].values():
         for operation in item.values():
-            for status in ("400", "401", "403", "503"):
+            for status in ("400", "401", "403", "500", "503"):
                 content = operation["responses"][status]["content"]
                 assert content["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/Error"}, operation["operationId"]
