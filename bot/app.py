@@ -57,11 +57,13 @@ def create_app(
         )
 
     from bot.admin import init_app as init_admin
+    from bot.voice.views import blueprint as voice_blueprint
     from bot.webhook.status import blueprint as status_blueprint
     from bot.webhook.views import blueprint as webhook_blueprint
 
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(status_blueprint)
+    app.register_blueprint(voice_blueprint)  # GET /media/speech/<token>.ogg (voice replies)
     init_admin(app, services)  # the staff console: JSON API, pages, session secret
     # Load the safety layer now rather than inside the first person's answer deadline.
     safety.preload()

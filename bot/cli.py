@@ -743,7 +743,9 @@ def staff_list() -> None:
     try:
         for item in console.list_staff():
             state = "active" if item["active"] else "inactive"
-            click.echo(f"{item['id']}\t{item['email']}\t{item['role']}\t{state}\t{item['name']}")
+            second = "2fa" if item["second_factor"] else "no-2fa"
+            click.echo(f"{item['id']}\t{item['email']}\t{item['role']}\t{state}\t{item['name']}"
+                       f"\t{second}")
     finally:
         console.services.close()
 
@@ -776,6 +778,59 @@ def staff_set(email: str, role: str | None, active: bool | None, new_password: b
         console.services.close()
     click.echo(f"{updated['email']}: {updated['role']}, "
                f"{'active' if updated['active'] else 'inactive'}")
+
+
+def _staff_id(console: Any, email: str) -> int:
+    with console.uow() as uow:
+        found = uow.staff.by_email(email)
+        staff_id: int | None = found.id if found is not None else None
+    if staff_id is None:
+        raise click.ClickException(f"no staff account for {email}")
+    return staff_id
+
+
+@staff.command("reset-2fa")
+@click.argument("email")
+def staff_reset_2fa(email: str) -> None:
+    """Remove someone's second factor (a lost phone) and sign them out everywhere.
+
+    They sign in with their password afterwards; an admin is then asked to set it up again.
+    """
+    from bot.admin.accounts import Accounts
+    from bot.admin.console import CLI_ACTOR, ConsoleError
+
+    console = _console()
+    try:
+        done = Accounts(console).totp_reset(CLI_ACTOR, _staff_id(console, email))
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        console.services.close()
+    state = "removed" if done["was_on"] else "was not on; sessions ended anyway"
+    click.echo(f"{done['email']}: second factor {state}")
+
+
+@staff.command("reset-link")
+@click.argument("email")
+def staff_reset_link(email: str) -> None:
+    """Make a one-time link (24 h) for someone to set a new password, and print it.
+
+    Their old password and every session stop working at once.
+    """
+    from bot.admin.accounts import Accounts
+    from bot.admin.console import CLI_ACTOR, ConsoleError
+
+    console = _console()
+    try:
+        made = Accounts(console).create_reset(CLI_ACTOR, _staff_id(console, email))
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        console.services.close()
+    base = console.services.settings.public_url.rstrip("/")
+    click.echo(f"{base}/admin/reset?t={made['token']}")
+    click.echo(f"For {made['email']}, once, until {made['expires_at']:%Y-%m-%d %H:%M} UTC. "
+               "Pass it on yourself; it can't be shown again.", err=True)
 
 
 @main.command()

@@ -73,6 +73,34 @@ class Settings(BaseSettings):
     )
     gemini_api_key: SecretStr | None = Field(default=None, alias="GEMINI_API_KEY")
 
+    # Voice notes: `provider/model` of a speech-to-text model (OpenAI-compatible
+    # /audio/transcriptions through OPENAI_BASE_URL, or `local/<dir>` for faster-whisper). Unset:
+    # a voice note gets the honest "I can't listen to voice notes yet" with the emergency number.
+    transcribe_model: str | None = Field(default=None, alias="HEALTHBOT_TRANSCRIBE_MODEL")
+    # Where `local/NAME` finds a faster-whisper (CTranslate2) model: nothing is ever downloaded.
+    whisper_dir: Path = Field(default=Path("instance/whisper"), alias="HEALTHBOT_WHISPER_DIR")
+    transcribe_timeout_s: float = Field(
+        default=60.0, gt=0, le=600, alias="HEALTHBOT_TRANSCRIBE_TIMEOUT_S"
+    )
+    # Media fetched from Twilio (voice notes) is refused past this size; WhatsApp caps audio at
+    # 16 MB. Extra hosts Twilio's media URLs may redirect to (comma list), beyond the built-in
+    # ones (*.twiliocdn.com and Twilio's S3 bucket).
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, alias="HEALTHBOT_MEDIA_MAX_BYTES"
+    )
+    media_redirect_hosts: str = Field(default="", alias="HEALTHBOT_MEDIA_REDIRECT_HOSTS")
+    # Photos: `provider/model` of a vision-capable chat model (image parts / blocks / inline
+    # data); the photo goes to it with the caption. Unset: "I can't look at photos yet".
+    vision_model: str | None = Field(default=None, alias="HEALTHBOT_VISION_MODEL")
+    # Voice replies: a person who wrote by voice also gets the answer spoken, from `espeak`
+    # (espeak-ng + ffmpeg, offline) or an OpenAI-compatible /audio/speech `provider/model`.
+    # Twilio fetches the audio from a short-lived, unguessable URL under HEALTHBOT_PUBLIC_URL.
+    voice_replies: bool = Field(default=False, alias="HEALTHBOT_VOICE_REPLIES")
+    speech_model: str = Field(default="espeak", alias="HEALTHBOT_SPEECH_MODEL")
+    speech_voice: str = Field(default="alloy", max_length=40, alias="HEALTHBOT_SPEECH_VOICE")
+    speech_url_ttl_s: int = Field(default=600, ge=30, le=86_400,
+                                  alias="HEALTHBOT_SPEECH_URL_TTL_S")
+
     # How much recent conversation the model sees, in characters; oldest turns are dropped first.
     history_chars: int = Field(default=4000, ge=200, le=100_000, alias="HEALTHBOT_HISTORY_CHARS")
     history_turns: int = Field(default=12, ge=1, le=100, alias="HEALTHBOT_HISTORY_TURNS")
@@ -172,6 +200,13 @@ class Settings(BaseSettings):
                     ) from None
         return value
 
+    @field_validator("transcribe_model")
+    @classmethod
+    def _transcribe_model(cls, value: str | None) -> str | None:
+        if value and "/" not in value.strip():
+            raise ValueError("must be 'provider/model', e.g. openai/whisper-1 or local/small")
+        return (value or "").strip() or None
+
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
@@ -215,6 +250,10 @@ class Settings(BaseSettings):
     def metrics_allow_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(item.strip(), strict=False)
                 for item in self.metrics_allow.split(",") if item.strip()]
+
+    @property
+    def media_redirect_host_list(self) -> list[str]:
+        return [h.strip().lower() for h in self.media_redirect_hosts.split(",") if h.strip()]
 
     @property
     def oncall_number_list(self) -> list[str]:

@@ -14,6 +14,9 @@ conversation (contact), per mode (single, contemplate, offline, fallback) and pe
   at today's prices and at `price_factor` times today's prices. Without a volume, the observed
   answers per day x 30 is used. It assumes every message needs a model answer (emergencies and
   commands cost nothing), so it errs high.
+- voice notes: per transcriber, how many were heard, their minutes, the known transcription
+  cost, the cost per minute and the p50/p95 time to hear one (Message.transcription_*). A
+  transcriber with no row in bot/voice/transcribe_prices.yaml has an unknown cost, never $0.
 """
 
 from __future__ import annotations
@@ -180,10 +183,13 @@ class CostReport:
     by_mode: list[Group] = field(default_factory=list)
     by_model: list[Group] = field(default_factory=list)
     projection: Projection | None = None
+    # Voice notes heard, per transcriber, then "total" last (empty when none were heard).
+    transcription: list[TranscriptionGroup] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The report as one JSON-able dict."""
         return {
+            "transcription": [g.to_json() for g in self.transcription],
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "days": self.days,
@@ -194,6 +200,70 @@ class CostReport:
             "by_model": [g.to_json() for g in self.by_model],
             "projection": self.projection.to_json() if self.projection else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionGroup:
+    """Voice notes heard by one transcriber (or all): minutes, cost, cost per minute, time."""
+
+    key: str
+    voice_notes: int
+    seconds: float  # of the notes whose length is known
+    unknown_cost: int  # notes heard at an unknown price (not counted as $0)
+    cost_usd: float  # the known part
+    usd_per_minute: float | None  # known cost / minutes of the notes of known cost
+    p50_ms: float | None
+    p95_ms: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The group as a JSON-able dict."""
+        return {
+            "key": self.key,
+            "voice_notes": self.voice_notes,
+            "minutes": self.seconds / 60.0,
+            "unknown_cost_notes": self.unknown_cost,
+            "cost_usd": self.cost_usd,
+            "usd_per_minute": self.usd_per_minute,
+            "transcription_p50_ms": self.p50_ms,
+            "transcription_p95_ms": self.p95_ms,
+        }
+
+
+def load_transcriptions(
+    session: Session, since: dt.datetime, until: dt.datetime
+) -> list[TranscriptionGroup]:
+    """Voice notes heard in [since, until): per transcriber, then the total."""
+    rows = session.execute(
+        select(Message.transcriber, Message.audio_seconds, Message.transcription_cost_usd,
+               Message.transcription_ms)
+        .where(Message.transcriber.is_not(None), Message.created_at >= since,
+               Message.created_at < until)
+    ).all()
+    by: dict[str, list[tuple[float | None, float | None, float | None]]] = defaultdict(list)
+    for name, seconds, cost, ms in rows:
+        by[str(name)].append((seconds, cost, ms))
+    groups = [_transcription_group(k, v) for k, v in sorted(by.items())]
+    if groups:
+        groups.append(_transcription_group("total", [r for v in by.values() for r in v]))
+    return groups
+
+
+def _transcription_group(
+    key: str, rows: Sequence[tuple[float | None, float | None, float | None]]
+) -> TranscriptionGroup:
+    known = [(s, c) for s, c, _ in rows if c is not None and s]
+    known_minutes = sum(s for s, _ in known) / 60.0
+    latencies = [ms for _, _, ms in rows if ms is not None]
+    return TranscriptionGroup(
+        key=key,
+        voice_notes=len(rows),
+        seconds=sum(s for s, _, _ in rows if s),
+        unknown_cost=sum(1 for _, c, _ in rows if c is None),
+        cost_usd=sum(c for _, c, _ in rows if c is not None),
+        usd_per_minute=(sum(c for _, c in known) / known_minutes) if known_minutes else None,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+    )
 
 
 def load_calls(session: Session, since: dt.datetime, until: dt.datetime) -> list[CallFact]:
@@ -351,6 +421,7 @@ def cost_report(
         by_mode=by_mode,
         by_model=_by_model(calls, answers),
         projection=project(total, days=days, volume=volume, price_factor=price_factor),
+        transcription=load_transcriptions(session, since, until),
     )
 
 
@@ -418,6 +489,17 @@ def format_report(report: CostReport, *, top: int = 10) -> str:
         lines += [_row(g, call_latency=call_latency) for g in groups] or ["  (none)"]
     if len(report.by_conversation) > top:
         lines.append(f"  … {len(report.by_conversation) - top} more conversations (see --json)")
+    if report.transcription:
+        lines += ["", "voice notes (transcription):",
+                  f"{'':<28} {'notes':>7} {'minutes':>8} {'unk.cost':>8} {'cost':>11} "
+                  f"{'$/minute':>10} {'p50 ms':>8} {'p95 ms':>8}"]
+        for group in report.transcription:
+            lines.append(
+                f"{group.key[:28]:<28} {group.voice_notes:>7} {group.seconds / 60:>8.2f} "
+                f"{group.unknown_cost:>8} "
+                f"{_usd(group.cost_usd, at_least=group.unknown_cost > 0):>11} "
+                f"{_usd(group.usd_per_minute):>10} {_ms(group.p50_ms):>8} {_ms(group.p95_ms):>8}"
+            )
     projection = report.projection
     if projection is not None:
         source = "given" if projection.volume_source == "given" else "observed rate"

@@ -47,6 +47,8 @@ KEYS: Final = (
     "already_answered",
     "episode_reminder_emergency",
     "episode_reminder_urgent",
+    "voice_heard",
+    "voice_not_heard",
 )
 
 _FORMATTER: Final = string.Formatter()

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot import metrics
+from bot.llm.images import IMAGE_TYPES
 from bot.outbound import OutsideWindow, SendFailed, send_recorded
-from bot.pipeline import answer_inbound, answer_key
+from bot.pipeline import answer_inbound, answer_key, photo_items
+from bot.ports import ImagePart
 from bot.store.models import Contact, Message, SafetyEvent, utcnow
 
 if TYPE_CHECKING:
@@ -82,19 +84,45 @@ def answer(services: Services, inbound_id: int) -> str:
             uow.commit()
             log.info("inbound %s not answered: %s", inbound_id, blocked)
             return blocked
+        # A photo goes to the vision model (fetched now, never stored); not on a retried job
+        # whose answer is recorded already.
+        photos = (photo_items(inbound.media)
+                  if services.vision_model is not None and not recorded else [])
+    images = fetch_photos(services, photos) if photos else None
     reply = answer_inbound(
         inbound_id,
         uow=services.uow(),
-        chat_model=services.chat_model,
+        chat_model=services.vision_model if images and services.vision_model
+        else services.chat_model,
         config=services.pipeline_config,
         notify_staff=services.notify_staff,
         delivery="rest",
         understanding=services.understanding,
+        images=images,
     )
     services.after_reply(reply)
     metrics.observe_reply(reply)
     sent = deliver(services, reply.message_ids, purpose=ANSWER)
     return f"sent {len(sent)} of {len(reply.message_ids)}"
+
+
+def fetch_photos(services: Services, photos: list[dict[str, Any]]) -> list[ImagePart]:
+    """Fetch a message's photos from Twilio for the vision model; those that fail are left out."""
+    from bot.voice.media import MediaError, fetch_media
+
+    images: list[ImagePart] = []
+    policy = services.media_policy
+    for item in photos:
+        if policy is None:
+            break
+        try:
+            media = fetch_media(services.http, str(item["url"]), policy)
+        except MediaError as exc:
+            log.warning("photo not fetched: %s", exc)
+            continue
+        if media.content_type in IMAGE_TYPES:
+            images.append(ImagePart(media.data, media.content_type))
+    return images
 
 
 def send_messages(services: Services, message_ids: list[int], purpose: str) -> str:
@@ -113,12 +141,23 @@ def retry_due_alerts(services: Services) -> int:
     return services.alerts.retry_due()
 
 
+def transcribe(services: Services, inbound_id: int) -> str:
+    """Hear a stored voice note, then triage and answer it like typed text (bot/voice/job.py)."""
+    from bot.voice.job import transcribe as hear_voice_note
+
+    return hear_voice_note(services, inbound_id)
+
+
 JOBS: dict[str, Callable[..., Any]] = {
     "answer": answer,
     "send": send_messages,
     "alerts": deliver_alerts,
     "retry_alerts": retry_due_alerts,
+    "transcribe": transcribe,
 }
+# The replies `pipeline.hear` decided on a voice note go out as decided (a STOP's confirmation
+# included), like the TwiML of a typed message; a model's answer keeps the answer checks.
+VOICE = "voice"
 
 
 def deliver(services: Services, message_ids: list[int], *, purpose: str) -> list[str]:
@@ -141,7 +180,8 @@ def deliver(services: Services, message_ids: list[int], *, purpose: str) -> list
             list(message_ids),
             status_callback=services.status_callback_url,
             template_for=services.template_for(purpose),
-            may_send=answer_check if purpose == ANSWER else staff_reply_check,
+            may_send=(answer_check if purpose == ANSWER
+                      else None if purpose == VOICE else staff_reply_check),
         )
     except OutsideWindow as exc:
         log.warning("not sent: %s", exc)

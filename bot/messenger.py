@@ -92,6 +92,16 @@ class TwilioMessenger:
         """
         return self._create(to, status_callback, body=body)
 
+    def send_media(
+        self, to: str, media_url: str, *, status_callback: str | None
+    ) -> tuple[str, str]:
+        """Send one media message (a spoken reply) that Twilio fetches from `media_url`.
+
+        Raises:
+            bot.outbound.SendFailed: Twilio refused it; `retryable` says whether to try again.
+        """
+        return self._create(to, status_callback, media_url=[media_url])
+
     def send_template(
         self, to: str, template: Template, *, status_callback: str | None
     ) -> tuple[str, str]:

@@ -30,7 +30,15 @@ from bot import commands, i18n
 from bot.bubbles import split_message
 from bot.commands import Command, ParsedCommand, command_language
 from bot.errors import ModelError
-from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse, VettedPassage
+from bot.llm.images import IMAGE_TYPES, MAX_IMAGES, VISION_RULE
+from bot.ports import (
+    CallRecord,
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    ImagePart,
+    VettedPassage,
+)
 from bot.prompting import Turn, history_window, system_prompt
 from bot.schemas import InboundMessage
 from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
@@ -102,6 +110,10 @@ class Received:
     answer_id: int | None = None  # the inbound Message id a model must answer, if any
     # The MessageSid belongs to a person who has since been erased: nothing was stored.
     erased: bool = False
+    # A voice note stored for the transcription job (bot/voice/job.py), which then runs `hear`.
+    transcribe_id: int | None = None
+    # The answer is to a photo a vision model must see: always answered from the job.
+    photo: bool = False
 
 
 def receive(
@@ -113,11 +125,17 @@ def receive(
     on_erase: EraseHook | None = None,
     now: dt.datetime | None = None,
     understanding: Understanding | None = None,
+    transcribe: bool = False,
+    look: bool = False,
 ) -> Received:
     """Store the message and do everything that needs no model: commands, safety, emergencies.
 
     Fast and deterministic, so the webhook can always run it inline. When a model answer is
     still needed, `answer_id` names the stored message for `answer_inbound` (inline or queued).
+    With `transcribe` (a transcriber and a way to send are configured), a voice note is only
+    stored: `transcribe_id` names it for the transcription job, which triages the transcript
+    with `hear` exactly as this function triages typed text. With `look` (a vision model), a
+    photo is left for the answer job (`photo`), which shows it to that model with the caption.
 
     Raises:
         bot.errors.StoreError: the database could not store the message.
@@ -145,6 +163,13 @@ def receive(
             country=safety.country_of(msg.sender), now=now,
         )
         inbound: Message | None = None
+        if transcribe and not text and voice_item(msg.media) is not None:
+            # Nothing to decide before it is heard; the person waits seconds, not a round trip.
+            inbound = uow.messages.insert_inbound(_inbound_values(msg, contact.id, now))
+            if inbound is None:
+                return _duplicate(msg)
+            uow.commit()
+            return Received(Reply(contact_id=contact.id), transcribe_id=inbound.id)
 
         # 2. Commands first.
         if parsed is not None:
@@ -152,7 +177,7 @@ def receive(
             if inbound is None:
                 return _duplicate(msg)
             turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
-            reply = _handle_command(turn, parsed, msg, notify_staff, on_erase)
+            reply = _handle_command(turn, parsed, msg.text, notify_staff, on_erase)
             if reply is not None:
                 return Received(reply)
 
@@ -175,29 +200,220 @@ def receive(
             for key, value in verdict.items():
                 setattr(inbound, key, value)
         turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now)
+        photos = look and bool(photo_items(msg.media))
+        others = len(msg.media) > (len(photo_items(msg.media)) if photos else 0)
+        media_note = _media_note(others, msg.location is not None, assessment)
+        received = _decide(turn, text=msg.text, talk=talk, own=own, assessment=assessment,
+                           episode=episode, notify_staff=notify_staff, media_note=media_note,
+                           looks=photos)
+        received.photo = photos and received.answer_id is not None
+        return received
 
-        if talk is not None and own.level.rank <= TriageLevel.SELF_CARE.rank:
-            # "ok thanks", "hola", "are you a doctor?": a short, warm answer, never a card. In an
-            # emergency episode it carries the number again (the level stays the episode's).
-            if contact.opted_out or contact.state != BOT:
-                uow.commit()
-                return Received(Reply(level=assessment.level.value, contact_id=contact.id))
-            return Received(_small_talk(turn, talk.intent, assessment))
-        # An emergency is answered with fixed text, whatever state the conversation is in.
-        if assessment.is_emergency:
-            return Received(_emergency(turn, assessment, notify_staff, episode))
+
+def _decide(
+    turn: _Turn,
+    *,
+    text: str,
+    talk: smalltalk.SmallTalk | None,
+    own: Assessment,
+    assessment: Assessment,
+    episode: Episode | None,
+    notify_staff: StaffNotifier,
+    media_note: str | None,
+    looks: bool = False,
+) -> Received:
+    """What the rules decided, for typed text (`receive`) and heard text (`hear`) alike.
+
+    `looks`: a photo a vision model will look at, which needs an answer even without words.
+    """
+    contact, uow, inbound = turn.contact, turn.uow, turn.inbound
+    chat = talk is not None and own.level.rank <= TriageLevel.SELF_CARE.rank
+    answer_due = ((bool(text) or looks) and not chat and not assessment.is_emergency
+                  and not contact.opted_out and contact.state == BOT)
+    turn.mark("answer_due" if answer_due else "answered")
+    if talk is not None and chat:
+        # "ok thanks", "hola", "are you a doctor?": a short, warm answer, never a card. In an
+        # emergency episode it carries the number again (the level stays the episode's).
         if contact.opted_out or contact.state != BOT:
-            # Opted out: stored, not answered, until START. With staff: the bot stays quiet.
             uow.commit()
             return Received(Reply(level=assessment.level.value, contact_id=contact.id))
-        media_note = _media_note(msg.media != [], msg.location is not None, assessment)
-        if not msg.text:
-            texts = [media_note or i18n.t("empty_message", assessment.language)]
-            return Received(turn.finish(texts, assessment=assessment, welcome_first=True))
-        # The welcome (first contact) and the media note go out now; the answer follows.
-        reply = turn.finish([media_note] if media_note else [], assessment=assessment,
-                            welcome_first=True)
-        return Received(reply, answer_id=inbound.id)
+        return Received(_small_talk(turn, talk.intent, assessment))
+    # An emergency is answered with fixed text, whatever state the conversation is in.
+    if assessment.is_emergency:
+        return Received(_emergency(turn, assessment, notify_staff, episode))
+    if contact.opted_out or contact.state != BOT:
+        # Opted out: stored, not answered, until START. With staff: the bot stays quiet.
+        uow.commit()
+        return Received(Reply(level=assessment.level.value, contact_id=contact.id))
+    if not text and not looks:
+        texts = [media_note or i18n.t("empty_message", assessment.language)]
+        return Received(turn.finish(texts, assessment=assessment, welcome_first=True))
+    # The welcome (first contact) and the media note go out now; the answer follows.
+    reply = turn.finish([media_note] if media_note else [], assessment=assessment,
+                        welcome_first=True)
+    return Received(reply, answer_id=inbound.id)
+
+
+def photo_items(media: Sequence[Any]) -> list[dict[str, Any]]:
+    """The photos among a message's media that a vision model can take (JPEG, PNG, WebP)."""
+    rows = [item if isinstance(item, dict) else item.model_dump() for item in media]
+    return [dict(r) for r in rows
+            if str(r.get("content_type") or "").lower() in IMAGE_TYPES][:MAX_IMAGES]
+
+
+def voice_item(media: Sequence[Any]) -> dict[str, Any] | None:
+    """The first audio item of a message's media (MediaItem models or stored dicts), if any."""
+    for item in media:
+        row = item if isinstance(item, dict) else item.model_dump()
+        if str(row.get("content_type") or "").lower().startswith("audio/"):
+            return dict(row)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What the transcription job heard in a voice note (None fields: unknown)."""
+
+    text: str
+    language: str | None
+    transcriber: str
+    seconds: float | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+
+
+# The "I heard: ..." line is one line: long voice notes are cut to this many characters.
+HEARD_CHARS = 160
+
+
+def voice_key(inbound_id: int) -> str:
+    """The idempotency key of the replies decided on a voice note's transcript."""
+    return f"voice:{inbound_id}"
+
+
+def hear(
+    inbound_id: int,
+    heard: Heard | None,
+    *,
+    uow: SqlUnitOfWork,
+    config: PipelineConfig | None = None,
+    notify_staff: StaffNotifier = _no_staff_channels,
+    on_erase: EraseHook | None = None,
+    now: dt.datetime | None = None,
+    understanding: Understanding | None = None,
+    error: str | None = None,
+) -> Received:
+    """Triage a stored voice note's transcript exactly as `receive` triages typed text.
+
+    The transcript is stored with the message (and becomes its body, so history, search and
+    the model read it like text); then commands, the rules and the semantic check, emergencies
+    (fixed text, escalation, staff alert), small talk, the welcome. Replies are recorded as
+    pending rows under `voice:<id>` for the Messenger, the first starting with "I heard: ...",
+    and `answer_id` asks for the model's answer as for typed text. Without a transcript
+    (`heard` None or silent), the person gets today's honest reply with the emergency number.
+    Safe to run twice: a second run returns what the first decided.
+    """
+    config = config or PipelineConfig()
+    now = now or utcnow()
+    key = voice_key(inbound_id)
+    text = heard.text.strip() if heard is not None else ""
+    parsed = commands.parse(text) if text else None
+    talk = smalltalk.detect(text) if text else None
+    if understanding is not None and text and parsed is None and talk is None:
+        understanding.encode(text)  # outside the transaction, as in `receive`
+    with uow:
+        inbound = uow.messages.get(inbound_id)
+        if inbound is None:
+            return Received(Reply(duplicate=True), erased=True)
+        contact = _must(uow.contacts.get(inbound.contact_id))
+        done = (inbound.extra or {}).get("heard")
+        if done is not None:
+            rows = uow.messages.by_idempotency_prefix(key)
+            return Received(
+                Reply(bubbles=[m.body for m in rows], contact_id=contact.id,
+                      level=inbound.triage_level, message_ids=[m.id for m in rows]),
+                answer_id=inbound.id if done == "answer_due" else None)
+        turn = _Turn(uow=uow, contact=contact, inbound=inbound, now=now, idempotency_key=key,
+                     record_outcome=True)
+        received = _hear_transcript(turn, heard, text, parsed, talk, config=config,
+                                    notify_staff=notify_staff, on_erase=on_erase,
+                                    understanding=understanding, error=error)
+        return received
+
+
+def _hear_transcript(
+    turn: _Turn,
+    heard: Heard | None,
+    text: str,
+    parsed: ParsedCommand | None,
+    talk: smalltalk.SmallTalk | None,
+    *,
+    config: PipelineConfig,
+    notify_staff: StaffNotifier,
+    on_erase: EraseHook | None,
+    understanding: Understanding | None,
+    error: str | None,
+) -> Received:
+    uow, contact, inbound = turn.uow, turn.contact, turn.inbound
+    caption = inbound.body.strip()
+    if heard is not None:
+        inbound.transcript = heard.text
+        inbound.transcript_language = heard.language
+        inbound.transcriber = heard.transcriber
+        inbound.audio_seconds = heard.seconds
+        inbound.transcription_cost_usd = heard.cost_usd
+        inbound.transcription_ms = heard.latency_ms
+    if not text:
+        # Not heard (a failure, or silence): the honest reply, with the number, as before.
+        inbound.extra = {**(inbound.extra or {}), "heard": "not_heard",
+                         "transcription_error": (error or "empty transcript")[:300]}
+        if contact.opted_out or contact.state != BOT:
+            uow.commit()
+            return Received(Reply(contact_id=contact.id))
+        assessment = _assess(contact, caption, [], contact.language)
+        note = i18n.t("voice_not_heard", assessment.language,
+                      emergency_hint=_emergency_hint(assessment, assessment.language))
+        return Received(turn.finish([note], assessment=assessment, welcome_first=True))
+    # What the pipeline reads from now on, here and in the answer job: the words, spoken or not.
+    inbound.body = f"{caption}\n\n{text}" if caption else text
+    words = inbound.body
+    if contact.language_chosen and contact.language:
+        language = contact.language
+    elif heard is not None and heard.language in i18n.SUPPORTED:
+        language = contact.language = heard.language  # what the transcriber heard
+    else:
+        language = _reply_language(contact, words, talk)  # else the words decide, as typed
+    turn.lead = heard_line(language, text)
+    if parsed is not None:
+        turn.mark("answered")  # a command's reply is recorded (and committed) by finish
+        reply = _handle_command(turn, parsed, words, notify_staff, on_erase)
+        if reply is not None:
+            return Received(reply)
+    earlier = uow.messages.recent(contact.id, limit=config.history_turns, before_id=inbound.id)
+    semantic = None if talk else understanding
+    own = _assess(contact, words, _inbound_texts([(m.direction, m.body) for m in earlier]),
+                  language, semantic)
+    episode = uow.safety_events.open_episode(contact.id, since=turn.now - EPISODE_WINDOW)
+    assessment = _within_episode(own, episode)
+    inbound.triage_level = assessment.level.value
+    inbound.rule_ids = list(assessment.rule_ids)
+    inbound.language = assessment.language
+    others = [m for m in inbound.media
+              if not str(m.get("content_type") or "").lower().startswith("audio/")]
+    media_note = _media_note(bool(others), inbound.location is not None, assessment)
+    received = _decide(turn, text=words, talk=talk, own=own, assessment=assessment,
+                       episode=episode, notify_staff=notify_staff, media_note=media_note)
+    return received
+
+
+def heard_line(language: str, transcript: str) -> str:
+    """The one line "I heard: ..." that starts the reply to a voice note."""
+    return i18n.t("voice_heard", language, transcript=_one_line(transcript))
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= HEARD_CHARS else flat[: HEARD_CHARS - 1].rstrip() + "…"
 
 
 def _duplicate(msg: InboundMessage) -> Received:
@@ -222,8 +438,12 @@ def answer_inbound(
     now: dt.datetime | None = None,
     delivery: str = "twiml",
     understanding: Understanding | None = None,
+    images: Sequence[ImagePart] | None = None,
 ) -> Reply:
     """Answer a stored inbound message with the model, guarded, and store the answer.
+
+    `images`: the photos of the message, fetched, for a vision model (`chat_model`): the system
+    prompt then forbids diagnosing from a photo, and the guard checks the reply as always.
 
     Works from ids only, so a queue worker can run it as well as the webhook. The rules are
     re-run on the stored text (they are pure, so they conclude the same) to guard the answer.
@@ -252,7 +472,7 @@ def answer_inbound(
         assessment = _within_episode(assessment, episode)
         text = inbound.body or inbound.button_text or ""
         history = [Turn("assistant" if m.direction == "out" else "user", m.body) for m in earlier]
-        history.append(Turn("user", text))
+        history.append(Turn("user", text or "(photo)"))
         earlier_asked = [m.body for m in earlier if m.direction == "in" and m.body]
         last_passages = next(
             (list(m.passage_ids) for m in reversed(earlier) if m.direction == "out"
@@ -265,6 +485,11 @@ def answer_inbound(
         with uow:
             return _emergency(_reload(uow, inbound_id, now, key), assessment, notify_staff,
                               episode)
+    if not text.strip() and not images:
+        # A photo nobody could look at (no vision model, or it could not be fetched).
+        with uow:
+            note = _media_note(True, False, assessment)
+            return _reload(uow, inbound_id, now, key).finish([note or ""], assessment=assessment)
 
     # 4. Understand the question, then the model answers from the vetted passages that fit it,
     # outside any transaction: no connection is held while it thinks.
@@ -272,7 +497,7 @@ def answer_inbound(
     understood = (
         understanding.understand(text, earlier=earlier_asked, last_passages=last_passages,
                                  subject=assessment.subject, language=language)
-        if understanding is not None else None
+        if understanding is not None and text.strip() else None
     )
     vetted = _vetted(understood, language)
     if understood is not None and understood.focus and vetted and understanding is not None:
@@ -288,8 +513,10 @@ def answer_inbound(
             topic = understanding.topic_title(understood.topic, language) if understanding else ""
             return turn.finish([i18n.t("already_answered", language, topic=topic)],
                                assessment=assessment)
+    system = system_prompt(language, assessment.level.value, vetted)
     request = ChatRequest(
-        system=system_prompt(language, assessment.level.value, vetted),
+        system=f"{system}\n\n{VISION_RULE}" if images else system,
+        images=tuple(images or ()),
         messages=history_window(history, config.history_chars),
         language=language,
         deadline=started + config.answer_deadline_s,
@@ -299,7 +526,10 @@ def answer_inbound(
     )
     response, error = _ask(chat_model, request)
     ungrounded: tuple[grounding.Grounding, ChatResponse] | None = None
-    if response is not None and vetted and response.mode != "offline" and understanding:
+    # A photo answer describes what the photo shows, which no passage can support: it is not
+    # replaced, but the vision rule forbids diagnosing and the guard checks it like any reply.
+    if response is not None and vetted and response.mode != "offline" and understanding \
+            and not images:
         # A remote model's answer must rest on the vetted passages; if it does not, the person
         # gets the vetted passage itself (the offline model's rendering of it).
         additions = (*response.red_flags, *response.warnings, *response.caution)
@@ -397,6 +627,15 @@ class _Turn:
     now: dt.datetime
     # Set when the reply goes out through the Messenger: rows are recorded as pending under it.
     idempotency_key: str | None = None
+    # A line to put before the first text ("I heard: ..." for a voice note).
+    lead: str | None = None
+    # Keep what was decided on the inbound row (`hear` must conclude the same if run again).
+    record_outcome: bool = False
+
+    def mark(self, outcome: str) -> None:
+        """Record on the inbound row whether an answer is still due ("answer_due") or not."""
+        if self.record_outcome:
+            self.inbound.extra = {**(self.inbound.extra or {}), "heard": outcome}
 
     @property
     def language(self) -> str:
@@ -423,6 +662,8 @@ class _Turn:
             welcome = i18n.t("welcome", language, emergency_hint=hint)
             texts = [welcome, *texts] if welcome_first and not welcome_after else [*texts, welcome]
             self.contact.welcomed_at = self.now
+        if self.lead:
+            texts = [f"{self.lead}\n\n{texts[0]}", *texts[1:]] if texts else [self.lead]
         bubbles = [b for text in texts for b in split_message(text)]
         level = assessment.level.value if assessment else None
         first_out: Message | None = None
@@ -504,7 +745,7 @@ def _must(row: _T | None) -> _T:
 def _handle_command(
     turn: _Turn,
     parsed: ParsedCommand,
-    msg: InboundMessage,
+    text: str,
     notify: StaffNotifier,
     on_erase: EraseHook | None,
 ) -> Reply | None:
@@ -512,7 +753,7 @@ def _handle_command(
     contact, uow = turn.contact, turn.uow
     language = (
         contact.language if contact.language_chosen else None
-    ) or command_language(msg.text) or contact.language or "en"
+    ) or command_language(text) or contact.language or "en"
     if not contact.language:
         contact.language = language
     hint = _emergency_hint(None, language, sender=contact.phone)

@@ -37,6 +37,14 @@ class VettedPassage:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """A photo the person sent, for a vision-capable model (attached to their last message)."""
+
+    data: bytes
+    media_type: str  # "image/jpeg", "image/png", "image/webp"
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """One request to a chat model: a system prompt, the recent conversation, and limits."""
 
@@ -53,6 +61,8 @@ class ChatRequest:
     # What retrieval found for the last message, best first: None when no retrieval ran (the
     # offline model then searches itself), () when nothing vetted answers it.
     passages: tuple[VettedPassage, ...] | None = None
+    # Photos with the last user message (bot/llm/vision.py); only vision models get any.
+    images: tuple[ImagePart, ...] = ()
 
     @property
     def last_user_text(self) -> str:

@@ -19,6 +19,7 @@ from bot.errors import EmbedderUnavailable
 from bot.knowledge import KnowledgeBase
 from bot.llm.factory import build_chat_model
 from bot.llm.offline import OfflineModel
+from bot.llm.vision import build_vision_model
 from bot.outbound import (
     Messenger,
     OutsideWindow,
@@ -43,6 +44,10 @@ from bot.tasks import (
 )
 from bot.understanding import Understanding
 from bot.understanding.embedder import build_embedder
+from bot.voice.factory import build_speaker, build_transcriber, media_policy
+from bot.voice.media import MediaPolicy
+from bot.voice.speech import Speaker
+from bot.voice.transcribe import Transcriber
 
 if TYPE_CHECKING:
     from bot.store.models import Contact, Message, SafetyEvent
@@ -79,6 +84,11 @@ class Services:
     # Where slow work runs (bot/tasks.py): RQ with REDIS_URL, else threads in this process.
     tasks: Executor | None = None
     local_tasks: ThreadExecutor | None = None
+    # Voice notes (HEALTHBOT_TRANSCRIBE_MODEL) and where their audio may be fetched from.
+    transcriber: Transcriber | None = None
+    media_policy: MediaPolicy | None = None
+    speaker: Speaker | None = None  # HEALTHBOT_VOICE_REPLIES
+    vision_model: ChatModel | None = None  # HEALTHBOT_VISION_MODEL
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)
@@ -116,6 +126,24 @@ class Services:
         REST. Inline, the message is encoded once and shared by the second opinion and the answer.
         """
         return None if self.defers_answers else self.understanding
+
+    @property
+    def looks(self) -> bool:
+        """True when photos go to a vision model: it, a queue, a way to send, a media policy."""
+        return (self.vision_model is not None and self.messenger is not None
+                and self.tasks is not None and self.media_policy is not None)
+
+    @property
+    def transcribes(self) -> bool:
+        """True when voice notes are heard: a transcriber, a queue and a way to send."""
+        return (self.transcriber is not None and self.messenger is not None
+                and self.tasks is not None and self.media_policy is not None)
+
+    def enqueue_transcription(self, contact_id: int, inbound_id: int) -> str:
+        """Queue the hearing of a stored voice note, behind the contact's earlier messages."""
+        if self.tasks is None:
+            raise RuntimeError("no job executor: build_services made none")
+        return self.tasks.enqueue("transcribe", inbound_id, chain=f"contact:{contact_id}")
 
     @property
     def defers_answers(self) -> bool:
@@ -366,6 +394,16 @@ def build_services(
     )
     services.tasks = build_executor(services, background=background)
     closers.append(services.tasks.close)
+    services.transcriber = build_transcriber(settings, http)
+    services.media_policy = media_policy(settings)  # voice notes, photos, console previews
+    if services.transcriber is not None:
+        services.speaker = build_speaker(settings, http)
+        if messenger is None:
+            log.warning("HEALTHBOT_TRANSCRIBE_MODEL=%s is set, but without Twilio credentials "
+                        "the answer to a voice note can't be sent: voice notes get the "
+                        "honest reply", settings.transcribe_model)
+    services.vision_model, vision_closers = build_vision_model(settings, knowledge)
+    closers += vision_closers
     if settings.defers_answers and messenger is None:
         log.warning("HEALTHBOT_MODEL=%s may be slow, but without Twilio credentials answers can't "
                     "be sent later: they are answered inline, within Twilio's 15 s",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.admin.console import Actor, Console
+from bot.admin.events import EventFeed
 from bot.admin.security import app_secret
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ __all__ = ["Actor", "Console", "init_app"]
 
 def init_app(app: Flask, services: Services) -> Console:
     """Build the console over the services, configure the session cookie, register blueprints."""
+    from bot.admin import account_api, account_pages  # noqa: F401 - their routes join these
     from bot.admin.api import blueprint as api_blueprint
     from bot.admin.pages import blueprint as pages_blueprint
 
@@ -26,6 +28,7 @@ def init_app(app: Flask, services: Services) -> Console:
     secret = app_secret(settings)
     console = Console(services, secret)
     app.extensions["healthbot_console"] = console
+    app.extensions["healthbot_events"] = EventFeed(services.uow)
     services.on_erase = console.record_self_erasure
     app.secret_key = secret
     app.config.update(

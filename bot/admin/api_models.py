@@ -20,16 +20,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from bot.admin.console import MAX_REPLY
+from bot.admin.console import MAX_NOTE, MAX_OUTCOME_NOTE, MAX_REPLY
 from bot.admin.security import MIN_PASSWORD
 
 MAX_PAGE = 200
 MAX_PAGE_NUMBER = 1_000_000
+MAX_ID = 2**31 - 1  # the database's integer
 
 Level = Literal["info", "self_care", "routine", "urgent", "emergency"]
 State = Literal["bot", "needs_human", "with_staff"]
 Role = Literal["viewer", "clinician", "admin"]
 EscalationStatus = Literal["open", "acknowledged", "resolved"]
+EscalationKind = Literal["emergency", "self_harm", "human_requested", "urgent"]
+Outcome = Literal["ambulance_called", "referred", "advised", "no_answer", "other"]
+Priority = Literal["emergency", "human", "urgent"]
+Language = Literal["en", "es", "pt", "fr", "sw", "hi"]
 # What `cost_usd` says when some model call's price is not known (never a made-up $0).
 Cost = float | Literal["unknown"]
 # Idempotency keys: what the console accepts (1-64 letters, digits, - or _).
@@ -39,6 +44,20 @@ IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK = f"[^{SPACE}]"
 EMAIL = f"^[^{SPACE}@]+@[^{SPACE}@]+$"
+
+
+def _whole(value: Any) -> Any:
+    # JSON Schema's integer includes 5.0; a strict model would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole)]
+# An event feed cursor: "<message id>.<escalation id>.<audit id>" (bot/admin/events.py).
+# (Each part at most 20 digits: the feed refuses a cursor longer than 64 characters.)
+Cursor = Annotated[str, Field(pattern=r"^[0-9]{1,20}[.][0-9]{1,20}[.][0-9]{1,20}$",
+                              description="an event id: <message id>.<escalation id>.<audit id>")]
 
 
 class Out(BaseModel):
@@ -111,8 +130,42 @@ class EscalationQuery(PageQuery):
         None, description="open and acknowledged ones when not given")
 
 
-class AuditQuery(PageQuery):
-    action: str | SkipJsonSchema[None] = Field(None, max_length=48)
+class AuditFilters(Query):
+    """Filters of GET /audit and GET /audit.csv, every one optional."""
+
+    staff_id: RowId | SkipJsonSchema[None] = Field(None, description="entries by this staff member")
+    contact_id: RowId | SkipJsonSchema[None] = Field(
+        None, description="entries about this conversation")
+    action: str | SkipJsonSchema[None] = Field(
+        None, max_length=48, description="an action code, e.g. staff.login_failed")
+    since: Day | SkipJsonSchema[None] = Field(None, description="from this day (UTC)")
+    until: Day | SkipJsonSchema[None] = Field(None, description="to this day, inclusive (UTC)")
+
+
+class AuditQuery(PageQuery, AuditFilters):
+    pass
+
+
+class QuickReplyQuery(PageQuery):
+    language: Language | SkipJsonSchema[None] = Field(
+        None, description="also give each reply's text to insert for this language "
+        "(English when it has none)")
+
+
+class EventsQuery(Query):
+    after: Cursor | SkipJsonSchema[None] = Field(
+        None, description="the cursor; else the Last-Event-ID header; else from now on")
+
+
+def _none_if_empty(value: Any) -> Any:
+    return value or None
+
+
+class EventsHeaders(BaseModel):
+    # Spelt as werkzeug gives header names (the header itself is case-insensitive). An empty
+    # one counts as none, as the feed reads it.
+    last_event_id: Annotated[Cursor | SkipJsonSchema[None], BeforeValidator(_none_if_empty)] = (
+        Field(None, alias="Last-Event-Id"))
 
 
 class ExportQuery(Query):
@@ -150,6 +203,31 @@ class TokenCreate(In):
     label: str = Field("", max_length=100)
 
 
+class ResolveBody(In):
+    """How the escalation ended is required."""
+
+    outcome: Outcome
+    note: str | None = Field(None, max_length=MAX_OUTCOME_NOTE)
+
+
+class ClaimBody(In):
+    """No body (or no staff_id) takes the conversation yourself; admins may name someone."""
+
+    staff_id: RowId | None = None
+
+
+class NoteBody(In):
+    """Staff-only text, never sent to the person."""
+
+    body: str = Field(min_length=1, max_length=MAX_NOTE, pattern=NOT_BLANK)
+
+
+class QuickReplyTexts(In):
+    """A text per language; an empty text removes that language."""
+
+    texts: dict[Language, Annotated[str, Field(max_length=MAX_REPLY)]] = Field(min_length=1)
+
+
 # --- responses ----------------------------------------------------------------------------------
 
 
@@ -184,8 +262,12 @@ class TranscriptContact(Contact):
 
 
 class Media(Out):
-    url: str
-    content_type: str | None
+    """An attachment the person sent (`url`), or the audio of a spoken reply (`spoken_by`; the
+    clip's link expires, so none is kept). Keys that do not apply are left out."""
+
+    url: str | None = None
+    content_type: str | None = None
+    spoken_by: str | None = Field(None, description="the voice that spoke a reply")
 
 
 class Location(Out):
@@ -213,6 +295,15 @@ class Message(Out):
     latency_ms: float | None
     staff_id: int | None
     created_at: AwareDatetime
+    # A voice note: what was heard, in which language, by which transcriber (bot/voice).
+    transcript: str | None
+    transcript_language: str | None
+    transcriber: str | None
+    audio_seconds: float | None
+    transcription_cost_usd: float | None
+    transcription_error: str | None
+    delivery_failed: bool = Field(description="Twilio reports the message failed or undelivered")
+    delivery_error: str | None = Field(description="the delivery error code in words")
 
 
 class ModelCall(Out):
@@ -227,17 +318,68 @@ class ModelCall(Out):
     cost_usd: float | None
 
 
+class GuardNote(Out):
+    """What the safety layer did to the reply beside which it is shown, in words."""
+
+    event_id: int
+    kind: Literal["reply_repaired", "reply_ungrounded", "model_failed"]
+    rule: str | None
+    action: str | None
+    excerpt: str | None
+    model: str | None
+    text: str
+
+
+class LevelDrop(Out):
+    """The triage level fell from an emergency on this (inbound) message."""
+
+    from_: Literal["emergency"] = Field(alias="from")
+    to: Level
+    emergency_message_id: int
+    emergency_at: AwareDatetime
+    reason: Literal["resolved", "episode_ended", "within_episode"]
+    text: str
+
+
 class TranscriptMessage(Message):
     model_calls: list[ModelCall]
     perspectives: list[str]
     cost_usd: Cost | None = Field(description="null when no model was called")
     staff: str | None = Field(description="the name of the staff member who wrote it")
+    guard: list[GuardNote]
+    level_drop: LevelDrop | None
+
+
+class Assignment(Out):
+    """Who works a conversation."""
+
+    id: int = Field(description="the staff member working the case")
+    name: str | None
+    assigned_at: AwareDatetime
+
+
+class EscalationExcerpt(Out):
+    id: int
+    kind: str
+    level: str | None
+    status: EscalationStatus
+    created_at: AwareDatetime
+    excerpt: str | None
 
 
 class Conversation(Contact):
     level: Level | None
     last_activity_at: AwareDatetime | None
     last_message: Message | None
+    last_inbound: Message | None = Field(description="the person's latest message")
+    priority: Priority | None = Field(description="the tier of its most pressing open escalation")
+    open_escalations: int
+    waiting_since: AwareDatetime | None = Field(
+        description="when its oldest unresolved escalation was raised")
+    waiting_seconds: int | None
+    escalation: EscalationExcerpt | None
+    assigned_to: Assignment | None
+    failed_deliveries: int = Field(description="outgoing messages Twilio reports not delivered")
 
 
 class Escalation(Out):
@@ -256,6 +398,17 @@ class Escalation(Out):
     acknowledged_by: str | None
     resolved_at: AwareDatetime | None
     resolved_by: str | None
+    outcome: Outcome | None
+    outcome_note: str | None
+
+
+class Note(Out):
+    id: int
+    contact_id: int
+    staff_id: int | None
+    staff: str | None
+    body: str
+    created_at: AwareDatetime
 
 
 class Transcript(Out):
@@ -263,6 +416,8 @@ class Transcript(Out):
     messages: list[TranscriptMessage]
     escalations: list[Escalation]
     cost_usd: Cost
+    notes: list[Note] = Field(description="internal notes, oldest first")
+    assigned_to: Assignment | None
 
 
 class TranscriptExport(Transcript):
@@ -283,7 +438,11 @@ class EscalationPage(Page):
 
 
 class ReplySent(Out):
+    """The stored messages and the escalations the reply answered."""
+
     message_ids: list[int]
+    acknowledged: list[int] = Field(
+        description="open escalations of the person this reply acknowledged")
     state: Literal["with_staff"]
 
 
@@ -312,6 +471,7 @@ class Staff(Out):
     active: bool
     created_at: AwareDatetime
     last_login_at: AwareDatetime | None
+    second_factor: bool = Field(description="TOTP is on")
 
 
 class Token(Out):
@@ -354,6 +514,14 @@ class FailedJobPage(Page):
     items: list[FailedJob]
 
 
+class AuditConcerns(Out):
+    """Whom or what an entry is about."""
+
+    staff_id: int | None
+    contact_id: int | None
+    contact_ref: str | None = Field(description="keyed hash of an erased contact")
+
+
 class AuditEntry(Out):
     id: int
     created_at: AwareDatetime
@@ -365,7 +533,110 @@ class AuditEntry(Out):
     target: str | None
     ip: str | None
     detail: dict[str, Any]
+    label: str = Field(description="the action in words")
+    summary: str = Field(description="the details in words")
+    concerns: AuditConcerns
 
 
 class AuditPage(Page):
     items: list[AuditEntry]
+
+
+class Claim(Out):
+    contact_id: int
+    assigned_to: Assignment
+
+
+class NotePage(Page):
+    items: list[Note]
+
+
+class QuickReply(Out):
+    name: str
+    texts: dict[str, str] = Field(description="the text in each language that has one")
+    language: str | None = Field(
+        None, description="with ?language=: the language of `text` (en as fallback)")
+    text: str | None = Field(None, description="with ?language=: the text to insert")
+
+
+class QuickReplyPage(Page):
+    items: list[QuickReply]
+
+
+class QuickReplySaved(Out):
+    name: str
+    texts: dict[str, str]
+
+
+class QuickReplyDeleted(Out):
+    name: str
+    removed: int = Field(description="the languages removed")
+
+
+class ResetLink(Out):
+    """The one-time password reset link, shown only this once."""
+
+    staff_id: int
+    email: str
+    url: str = Field(description="the one-time link; only its token's sha256 is stored")
+    expires_at: AwareDatetime
+
+
+class TotpReset(Out):
+    staff_id: int
+    email: str
+    was_on: bool = Field(description="whether a second factor was on before")
+
+
+# --- live events ------------------------------------------------------------------------------
+
+
+class MessageEventData(Out):
+    id: int
+    contact_id: int
+    direction: Literal["in", "out"]
+    level: str | None
+    created_at: AwareDatetime
+
+
+class EscalationEventData(Out):
+    id: int
+    contact_id: int
+    kind: EscalationKind
+    level: str | None
+    status: str
+    created_at: AwareDatetime
+
+
+class CaseEventData(Out):
+    """A staff change to a case, from the audit log."""
+
+    audit_id: int
+    action: str
+    contact_id: int | None
+    target: str | None
+    created_at: AwareDatetime
+
+
+class Summary(Out):
+    """The counts the pages put in the tab title."""
+
+    open_emergencies: int
+    unacknowledged_emergencies: int
+    open_escalations: int
+
+
+class EventItem(Out):
+    id: Cursor
+    event: Literal["message", "escalation", "case", "summary"]
+    data: MessageEventData | EscalationEventData | CaseEventData | Summary
+
+
+class EventPoll(Out):
+    """GET /events without `Accept: text/event-stream`: one poll. The stream sends the same
+    events as SSE (`id:` the cursor, `event:` the kind, `data:` the JSON), each batch followed
+    by a `summary`."""
+
+    items: list[EventItem]
+    last_event_id: Cursor
+    summary: Summary

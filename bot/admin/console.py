@@ -8,9 +8,12 @@ Errors (all `ConsoleError`, each with an HTTP status the views map it to):
     ConsoleError
     ├── NotFound        404  no such contact, escalation, staff member or token
     ├── Invalid         400  the input is not acceptable (with the reason)
+    ├── Forbidden       403  the role allows the route but not this use of it (assigning others)
     ├── Conflict        409  the change does not apply in the current state
     ├── Throttled       429  too many failed logins; `retry_after` seconds
-    ├── BadCredentials  401  wrong email or password (never says which)
+    ├── BadCredentials  401  wrong email or password (never says which), or wrong code
+    │   ├── SecondFactorNeeded  401  the password was right; now the TOTP code (`ticket`)
+    │   └── SignInExpired       401  the code step's ticket is stale: sign in again
     └── SendRefused     409/502/503  a staff reply could not be sent: outside the 24-hour
                              window, Twilio not configured, or Twilio refused it
 """
@@ -22,12 +25,14 @@ import datetime as dt
 import io
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, delete, func, select
 
+from bot.admin import mfa
 from bot.admin.security import (
     TOKEN_PREFIX,
     Passwords,
@@ -36,11 +41,20 @@ from bot.admin.security import (
     password_problem,
     token_hash,
 )
+from bot.admin.transcript_notes import (
+    FAILED_STATUSES,
+    delivery_error_text,
+    guard_notes,
+    level_drops,
+)
+from bot.i18n import SUPPORTED, normalize_language
 from bot.outbound import OutsideWindow, SendFailed, in_window
+from bot.store.casework import CaseAssignment, CaseNote, QuickReply
 from bot.store.models import Alert, Contact, Message, ModelCallRow, SafetyEvent, utcnow
 from bot.store.staff import ROLES, ApiToken, AuditEntry, Staff, StaffSession
 
 if TYPE_CHECKING:
+    from bot.admin.audit_log import AuditFilter
     from bot.services import Services
     from bot.store.uow import SqlUnitOfWork
 
@@ -51,7 +65,17 @@ STATES = ("bot", "needs_human", "with_staff")
 LEVELS = ("info", "self_care", "routine", "urgent", "emergency")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
 ESCALATION_STATUSES = ("open", "acknowledged", "resolved")
+UNRESOLVED = ("open", "acknowledged")
+# Triage order of the inbox and the escalation queue: emergencies (and self-harm) first, then
+# requests for a human, then urgent cases; everything else after them.
+ESCALATION_TIER = {"emergency": 0, "self_harm": 0, "human_requested": 1, "urgent": 2}
+TIER_NAMES = ("emergency", "human", "urgent")
+NO_TIER = len(TIER_NAMES)
+OUTCOMES = ("ambulance_called", "referred", "advised", "no_answer", "other")
 MAX_REPLY = 4000
+MAX_NOTE = 4000
+MAX_OUTCOME_NOTE = 500
+QUICK_REPLY_NAME = re.compile(r"[a-z0-9_]{1,48}")
 # Login throttling. Per (account, address) pair, progressive delays: after PAIR_FREE_FAILURES
 # failures in PAIR_WINDOW, each further try must wait PAIR_FIRST_DELAY, doubling with every
 # failure up to PAIR_MAX_DELAY after the last one. A stranger guessing someone's password slows
@@ -65,6 +89,18 @@ PAIR_FIRST_DELAY = dt.timedelta(seconds=30)
 PAIR_MAX_DELAY = dt.timedelta(minutes=15)
 # Failures on one account from any addresses: a warning for staff to see, never a lock.
 ACCOUNT_ALARM_FAILURES = 50
+# Second-factor codes: the progressive delays above per (account, address), and per account
+# from any addresses CODE_ACCOUNT_FAILURES in THROTTLE_WINDOW stop the account's code step (only
+# someone who knows the password gets there). The step after the password lasts CODE_TICKET_S.
+CODE_ACCOUNT_FAILURES = 10
+CODE_TICKET_S = 300
+# Failed sign-ins and 403 refusals are audited, but at most this many a minute per address
+# (sign-ins) or per person (refusals), and FAILED_SIGN_IN_AUDIT_TOTAL a minute in all, so a
+# flood of them can't fill the database; past that they are only counted in the log.
+AUDIT_RATE_WINDOW = dt.timedelta(minutes=1)
+FAILED_SIGN_IN_AUDIT_PER_IP = 10
+FAILED_SIGN_IN_AUDIT_TOTAL = 300
+REFUSAL_AUDIT_PER_PERSON = 10
 # A spreadsheet runs a cell starting with these as a formula; exported text must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -82,12 +118,32 @@ class Invalid(ConsoleError):
     status, code = 400, "bad_request"
 
 
+class Forbidden(ConsoleError):
+    status, code = 403, "forbidden"
+
+
 class Conflict(ConsoleError):
     status, code = 409, "conflict"
 
 
 class BadCredentials(ConsoleError):
     status, code = 401, "bad_credentials"
+
+
+class SecondFactorNeeded(BadCredentials):
+    """The password was right and the account has a second factor: ask for the code next."""
+
+    code = "code_needed"
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__("enter the code from your authenticator app")
+        self.ticket = ticket
+
+
+class SignInExpired(BadCredentials):
+    """The step between password and code took too long, or the password changed meanwhile."""
+
+    code = "sign_in_expired"
 
 
 class Throttled(ConsoleError):
@@ -130,6 +186,8 @@ class Actor:
     role: str
     name: str = ""
     ip: str | None = None
+    # An admin signed in without a second factor: only the enrolment page is open to them.
+    must_enrol: bool = False
 
     def can(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
@@ -272,6 +330,7 @@ class Console:
             if password is not None:
                 changes["password"] = "changed"  # noqa: S105 - says that, never what
                 staff.password_hash = self.passwords.hash(password)
+                staff.password_changed_at = self.clock()
             uow.flush()
             was_admin = ("role" in changes and changes["role"][0] == "admin") or (
                 "active" in changes and staff.role == "admin")
@@ -355,8 +414,12 @@ class Console:
     def login(self, email: str, password: str, ip: str | None) -> str:
         """Check a password login and open a session; return the session token for the cookie.
 
+        Every failure is audited (rate-limited, see `_audit_failed_sign_in`); what was typed as
+        the password never is, and an unknown email only as a keyed hash.
+
         Raises:
             Throttled: too many recent failures for this account or this address.
+            SecondFactorNeeded: the password is right; `login_code` with its ticket goes on.
             BadCredentials: wrong email or password, or the account is inactive.
         """
         email = email.strip().lower()[:254]
@@ -365,16 +428,24 @@ class Console:
         ip_key = f"ip:{keyed_hash(self.secret, 'login-ip', ip)}" if ip else None
         account_key = f"account:{keyed_hash(self.secret, 'login-account', email)}"
         with self.uow() as uow:
-            self._check_throttle(uow, pair_key, ip_key, now)
+            try:
+                self._check_throttle(uow, pair_key, ip_key, now)
+            except Throttled:
+                self._audit_failed_sign_in(uow, email, ip, "throttled", uow.staff.by_email(email))
+                uow.commit()
+                raise
             staff = uow.staff.by_email(email)
-            ok = self.passwords.verify(staff.password_hash if staff else None, password)
-            ok = ok and staff is not None and staff.active
+            password_ok = self.passwords.verify(staff.password_hash if staff else None, password)
+            ok = password_ok and staff is not None and staff.active
             uow.login_attempts.add(pair_key, succeeded=ok, now=now)
             uow.login_attempts.add(account_key, succeeded=ok, now=now)
             if ip_key and not ok:
                 uow.login_attempts.add(ip_key, succeeded=False, now=now)
             uow.login_attempts.purge_before(now - dt.timedelta(days=1))
             if not ok or staff is None:
+                reason = ("unknown_account" if staff is None else
+                          "wrong_password" if not password_ok else "inactive")
+                self._audit_failed_sign_in(uow, email, ip, reason, staff)
                 account_failures, _first, _last = uow.login_attempts.recent_failures(
                     account_key, now - THROTTLE_WINDOW)
                 uow.commit()
@@ -385,18 +456,160 @@ class Console:
                 raise BadCredentials("wrong email or password")
             if staff.password_hash and self.passwords.needs_rehash(staff.password_hash):
                 staff.password_hash = self.passwords.hash(password)
-            staff.last_login_at = now
-            token = new_token()
-            hours = self.services.settings.staff_session_hours
-            uow.staff.purge_expired_sessions(now)
-            uow.staff.add_session(
-                StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now,
-                             expires_at=now + dt.timedelta(hours=hours))
-            )
-            self._audit(uow, Actor(staff.id, staff.email, staff.role, staff.name, ip),
-                        "staff.login")
+            if staff.totp_enabled_at is not None:
+                uow.commit()  # the attempt counts; the session waits for the code
+                raise SecondFactorNeeded(self._ticket(staff))
+            token = self._open_session(uow, staff, ip, now)
             uow.commit()
             return token
+
+    def login_code(self, ticket: str, code: str, ip: str | None) -> str:
+        """Finish a sign-in with the TOTP code (or a recovery code); return the session token.
+
+        A code is good once: its time step is claimed in the same statement that checks it.
+
+        Raises:
+            Throttled: too many wrong codes for this account, or from this address.
+            SignInExpired: the ticket expired or no longer applies.
+            BadCredentials: the code is wrong or was used already.
+        """
+        now = self.clock()
+        found = self._read_ticket(ticket)
+        with self.uow() as uow:
+            staff = uow.staff.get(found[0]) if found is not None else None
+            if (found is None or staff is None or not staff.active
+                    or staff.totp_enabled_at is None or found[1] != _password_fingerprint(staff)):
+                raise SignInExpired("this sign-in expired; start again")
+            pair_key = f"code-pair:{keyed_hash(self.secret, 'code-pair', f'{staff.id}:{ip}')}"
+            account_key = f"code-account:{keyed_hash(self.secret, 'code-account', staff.id)}"
+            try:
+                self._check_throttle(uow, pair_key, None, now)
+                failures, first, _last = uow.login_attempts.recent_failures(
+                    account_key, now - THROTTLE_WINDOW)
+                if failures >= CODE_ACCOUNT_FAILURES:
+                    _throttled(THROTTLE_WINDOW - (now - first) if first else THROTTLE_WINDOW)
+            except Throttled:
+                self._audit_failed_sign_in(uow, staff.email, ip, "code_throttled", staff)
+                uow.commit()
+                raise
+            how = self._second_factor(uow, staff, code, now)
+            uow.login_attempts.add(pair_key, succeeded=how is not None, now=now)
+            uow.login_attempts.add(account_key, succeeded=how is not None, now=now)
+            if how is None:
+                self._audit_failed_sign_in(uow, staff.email, ip, "wrong_code", staff)
+                uow.commit()
+                raise BadCredentials("wrong code, or a code that was already used")
+            token = self._open_session(uow, staff, ip, now, second_factor=how)
+            uow.commit()
+            return token
+
+    def _second_factor(
+        self, uow: SqlUnitOfWork, staff: Staff, code: str, now: dt.datetime
+    ) -> str | None:
+        """Return "totp" or "recovery_code" when `code` is good (and claim it), else None."""
+        if mfa.looks_like_recovery_code(code):
+            claimed = uow.staff.claim_recovery_code(
+                staff.id, mfa.recovery_hash(self.secret, code), now)
+            return "recovery_code" if claimed else None
+        if staff.totp_secret is None:
+            return None
+        try:
+            secret = mfa.unseal(self.secret, staff.totp_secret)
+        except mfa.SecretUnreadable:
+            log.error("a staff member's TOTP secret can't be decrypted (the app secret changed?);"
+                      " reset it with `healthbot staff reset-2fa`")
+            return None
+        step = mfa.matching_step(secret, code, now, staff.totp_last_step)
+        if step is None or not uow.staff.claim_totp_step(staff.id, step):
+            return None
+        return "totp"
+
+    def _ticket(self, staff: Staff) -> str:
+        """Sign (staff id, a fingerprint of the password hash) for the code step to trust.
+
+        A new password (a reset, a change) changes the fingerprint, so it voids every ticket.
+        """
+        return str(self._tickets().dumps([staff.id, _password_fingerprint(staff)]))
+
+    def _read_ticket(self, ticket: str) -> tuple[int, str] | None:
+        """Return (staff id, fingerprint) from a ticket that is genuine and recent, else None."""
+        from itsdangerous import BadSignature
+
+        if len(ticket) > 400:
+            return None
+        try:
+            payload = self._tickets().loads(ticket, max_age=CODE_TICKET_S)
+        except BadSignature:
+            return None
+        if (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)
+                and isinstance(payload[1], str)):
+            return payload[0], payload[1]
+        return None
+
+    def _tickets(self) -> Any:
+        from itsdangerous import URLSafeTimedSerializer
+
+        return URLSafeTimedSerializer(self.secret, salt="healthbot-login-code")
+
+    def _open_session(
+        self, uow: SqlUnitOfWork, staff: Staff, ip: str | None, now: dt.datetime,
+        *, second_factor: str | None = None,
+    ) -> str:
+        """Start a session for a signed-in staff member; audited as `staff.login`."""
+        staff.last_login_at = now
+        token = new_token()
+        hours = self.services.settings.staff_session_hours
+        uow.staff.purge_expired_sessions(now)
+        uow.staff.add_session(
+            StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now,
+                         expires_at=now + dt.timedelta(hours=hours))
+        )
+        self._audit(uow, Actor(staff.id, staff.email, staff.role, staff.name, ip),
+                    "staff.login",
+                    detail={"second_factor": second_factor} if second_factor else None)
+        return token
+
+    def _audit_failed_sign_in(
+        self, uow: SqlUnitOfWork, email: str, ip: str | None, reason: str, staff: Staff | None
+    ) -> None:
+        """Audit a failed or throttled sign-in, unless too many were audited this minute.
+
+        A known account is named; an unknown email is kept only as a short keyed hash (people
+        type their password into the email box), enough to see one guess repeated.
+        """
+        since = self.clock() - AUDIT_RATE_WINDOW
+        actions = ("staff.login_failed",)
+        by_ip = uow.audit.count_recent(actions, since, ip=ip)
+        in_all = uow.audit.count_recent(actions, since, any_ip=True)
+        if by_ip >= FAILED_SIGN_IN_AUDIT_PER_IP or in_all >= FAILED_SIGN_IN_AUDIT_TOTAL:
+            log.warning("a failed staff sign-in (%s) was not audited: more than %s this minute",
+                        reason, FAILED_SIGN_IN_AUDIT_PER_IP if by_ip >= FAILED_SIGN_IN_AUDIT_PER_IP
+                        else FAILED_SIGN_IN_AUDIT_TOTAL)
+            return
+        if staff is not None:
+            who = Actor(staff.id, staff.email, staff.role, staff.name, ip)
+            self._audit(uow, who, "staff.login_failed", target=f"staff:{staff.id}",
+                        detail={"reason": reason})
+        else:
+            who = Actor(None, "unknown", "none", "", ip)
+            self._audit(uow, who, "staff.login_failed", detail={
+                "reason": reason, "email_ref": keyed_hash(self.secret, "login-email", email)[:16]})
+
+    def record_refusal(self, actor: Actor, *, method: str, route: str, path: str,
+                       needed: str) -> None:
+        """Audit a 403: who asked for what, and the role it needed; capped per person a minute."""
+        with self.uow() as uow:
+            since = self.clock() - AUDIT_RATE_WINDOW
+            if actor.staff_id is not None and uow.audit.count_recent(
+                    ("access.refused",), since, actor_id=actor.staff_id
+            ) >= REFUSAL_AUDIT_PER_PERSON:
+                log.warning("a refused %s %s was not audited: more than %s this minute",
+                            method, route, REFUSAL_AUDIT_PER_PERSON)
+                return
+            self._audit(uow, actor, "access.refused", detail={
+                "method": method, "route": route, "path": path[:200], "needed": needed,
+                "role": actor.role})
+            uow.commit()
 
     @staticmethod
     def _check_throttle(uow: SqlUnitOfWork, pair_key: str, ip_key: str | None,
@@ -424,7 +637,8 @@ class Console:
             staff = uow.staff.get(row.staff_id)
             if staff is None or not staff.active:
                 return None
-            return Actor(staff.id, staff.email, staff.role, staff.name, ip)
+            return Actor(staff.id, staff.email, staff.role, staff.name, ip,
+                         must_enrol=staff.role == "admin" and staff.totp_enabled_at is None)
 
     def logout(self, token: str, actor: Actor | None) -> None:
         with self.uow() as uow:
@@ -438,7 +652,11 @@ class Console:
     def inbox(
         self, filters: InboxFilter, *, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Return one page of conversations, latest activity first, and the total count.
+        """Return one page of conversations in triage order, and the total count.
+
+        Open emergencies first, then requests for a human, then urgent cases, each longest
+        waiting first (since its oldest unresolved escalation was raised); then the rest, latest
+        activity first.
 
         Raises:
             Invalid: a filter value outside the known ones.
@@ -456,9 +674,15 @@ class Console:
             .group_by(Message.contact_id)
             .subquery()
         )
+        top, waiting = _open_escalations()
         last_activity = func.coalesce(stats.c.last_at, Contact.created_at)
-        query = select(Contact, stats.c.level_rank, last_activity.label("last_activity")).outerjoin(
-            stats, stats.c.contact_id == Contact.id
+        tier = func.coalesce(top.c.tier, NO_TIER)
+        query = (
+            select(Contact, stats.c.level_rank, last_activity.label("last_activity"),
+                   top.c.tier, top.c.open_count, waiting.c.since, waiting.c.event_id)
+            .outerjoin(stats, stats.c.contact_id == Contact.id)
+            .outerjoin(top, top.c.contact_id == Contact.id)
+            .outerjoin(waiting, waiting.c.contact_id == Contact.id)
         )
         if filters.state:
             query = query.where(Contact.state == filters.state)
@@ -479,19 +703,44 @@ class Console:
         with self.uow() as uow:
             total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = uow.session.execute(
-                query.order_by(last_activity.desc(), Contact.id.desc())
+                query.order_by(tier, waiting.c.since.asc().nulls_last(), last_activity.desc(),
+                               Contact.id.desc())
                 .limit(per_page)
                 .offset((page - 1) * per_page)
             ).all()
             contacts = [row[0] for row in rows]
-            last = uow.messages.last_for([c.id for c in contacts])
+            ids = [c.id for c in contacts]
+            last = uow.messages.last_for(ids)
+            last_in = _last_inbound(uow, ids)
+            events = {e.id: e for e in uow.session.scalars(select(SafetyEvent).where(
+                SafetyEvent.id.in_({row[6] for row in rows if row[6] is not None}))).all()}
+            excerpts = _bodies(uow, {e.message_id for e in events.values()})
+            assigned = self._assignments(uow, ids)
+            now = self.clock()
+            failed = _failed_deliveries(uow, ids)
             items = []
-            for contact, level_rank, activity in rows:
+            for contact, level_rank, activity, top_tier, open_count, since, event_id in rows:
                 item = contact_json(contact)
                 item["level"] = LEVELS[level_rank - 1] if level_rank else None
                 item["last_activity_at"] = _aware(activity)
                 found = last.get(contact.id)
                 item["last_message"] = message_json(found) if found is not None else None
+                inbound = last_in.get(contact.id)
+                item["last_inbound"] = message_json(inbound) if inbound is not None else None
+                item["priority"] = TIER_NAMES[top_tier] if top_tier is not None else None
+                item["open_escalations"] = int(open_count or 0)
+                since = _aware(since)
+                item["waiting_since"] = since
+                item["waiting_seconds"] = (
+                    max(0, int((now - since).total_seconds())) if since else None)
+                event = events.get(event_id) if event_id is not None else None
+                item["escalation"] = None if event is None else {
+                    "id": event.id, "kind": event.kind, "level": event.level,
+                    "status": event.status, "created_at": event.created_at,
+                    "excerpt": excerpts.get(event.message_id) if event.message_id else None,
+                }
+                item["assigned_to"] = assigned.get(contact.id)
+                item["failed_deliveries"] = failed.get(contact.id, 0)
                 items.append(item)
             return items, int(total)
 
@@ -508,6 +757,23 @@ class Console:
             uow.commit()
             return result
 
+    def media_item(self, actor: Actor, message_id: int, index: int) -> dict[str, Any]:
+        """Return one media item of an inbound message ({"url", "content_type"}); audited.
+
+        Raises:
+            NotFound: no such message, or it has no media item at `index`.
+        """
+        with self.uow() as uow:
+            message = uow.messages.get(message_id)
+            items = (message.media or []) if message is not None else []
+            if message is None or message.direction != "in" or not 0 <= index < len(items):
+                raise NotFound(f"no media {index} on message {message_id}")
+            item = dict(items[index])
+            self._audit(uow, actor, "media.view", contact_id=message.contact_id,
+                        target=f"message:{message_id}/{index}")
+            uow.commit()
+            return item
+
     def _transcript(self, uow: SqlUnitOfWork, contact: Contact) -> dict[str, Any]:
         messages = list(
             uow.session.scalars(
@@ -522,7 +788,11 @@ class Console:
                 .order_by(ModelCallRow.id)
             ).all():
                 calls.setdefault(call.message_id, []).append(call)
-        staff_names = self._staff_names(uow, _staff_ids(messages))
+        safety_rows = uow.safety_events.for_contact(contact.id)
+        staff_names = self._staff_names(
+            uow, _staff_ids(messages) | {e.resolved_by_id for e in safety_rows})
+        guard = guard_notes(messages, safety_rows)
+        drops = level_drops(messages, safety_rows, staff_names)
         items = []
         all_calls: list[ModelCallRow] = []
         for message in messages:
@@ -534,19 +804,40 @@ class Console:
             item["cost_usd"] = total_cost(rows) if rows else None
             staff_id = item["staff_id"]
             item["staff"] = staff_names.get(staff_id) if staff_id is not None else None
+            item["guard"] = guard.get(message.id, [])
+            item["level_drop"] = drops.get(message.id)
             items.append(item)
-        events = [self._event_json(uow, e, contact) for e in uow.safety_events.for_contact(
-            contact.id)]
+        events = [self._event_json(uow, e, contact) for e in safety_rows]
         now = self.clock()
+        notes = list(uow.session.scalars(
+            select(CaseNote).where(CaseNote.contact_id == contact.id).order_by(CaseNote.id)
+        ).all())
+        note_names = self._staff_names(uow, {n.staff_id for n in notes})
         return {
             "contact": contact_json(contact) | {"in_window": in_window(contact, now)},
             "messages": items,
             "escalations": events,
             "cost_usd": total_cost(all_calls),
+            "notes": [note_json(n, note_names) for n in notes],
+            "assigned_to": self._assignments(uow, [contact.id]).get(contact.id),
         }
 
     def reply(self, actor: Actor, contact_id: int, body: str, *, key: str) -> list[int]:
+        """Send a staff reply (see `reply_case`); return the ids of the stored messages.
+
+        Raises:
+            NotFound, Invalid, SendRefused: as `reply_case`.
+        """
+        ids: list[int] = self.reply_case(actor, contact_id, body, key=key)["message_ids"]
+        return ids
+
+    def reply_case(self, actor: Actor, contact_id: int, body: str, *, key: str
+                   ) -> dict[str, Any]:
         """Send a staff reply through the Messenger and take over the conversation; audited.
+
+        A reply that goes out answers the person's open escalations: each becomes acknowledged
+        by the sender, recorded on the reply (`extra.answers_escalations`) and in the audit log.
+        Returns {"message_ids", "acknowledged"}.
 
         Raises:
             NotFound: no such contact.
@@ -564,13 +855,18 @@ class Console:
             raise Invalid("the idempotency key must be 1-64 letters, digits, - or _")
         with self.uow() as uow:
             _contact(uow, contact_id)
+            answering = [e.id for e in uow.safety_events.for_contact(contact_id)
+                         if e.status == "open" and e.kind in ESCALATION_TIER]
         outcome, error = "sent", None
         ids: list[int] = []
+        acknowledged: list[int] = []
         full_key = f"staff:{contact_id}:{key}"
+        extra: dict[str, Any] = {"staff_id": actor.staff_id, "from": "staff"}
+        if answering:
+            extra["answers_escalations"] = answering
         try:
             ids = self.services.send_text(
-                contact_id, body, key=full_key,
-                extra={"staff_id": actor.staff_id, "from": "staff"}, mode="staff",
+                contact_id, body, key=full_key, extra=extra, mode="staff",
             )
         except MessengerNotConfigured as exc:
             outcome = "not_configured"
@@ -609,14 +905,36 @@ class Console:
             if outcome == "sent":
                 # Replying takes the conversation: the bot stays quiet until it is handed back.
                 contact.state = "with_staff"
+                acknowledged = self._acknowledge_by_reply(uow, actor, answering, ids)
             else:  # the rows recorded before sending failed (kept in the transcript as failed)
                 ids = [m.id for m in uow.messages.by_idempotency_prefix(full_key)]
-            self._audit(uow, actor, "conversation.reply", contact_id=contact_id,
-                        detail={"outcome": outcome, "message_ids": ids})
+            detail: dict[str, Any] = {"outcome": outcome, "message_ids": ids}
+            if acknowledged:
+                detail["acknowledged"] = acknowledged
+            self._audit(uow, actor, "conversation.reply", contact_id=contact_id, detail=detail)
             uow.commit()
         if error is not None:
             raise error
-        return ids
+        return {"message_ids": ids, "acknowledged": acknowledged}
+
+    def _acknowledge_by_reply(
+        self, uow: SqlUnitOfWork, actor: Actor, event_ids: list[int], message_ids: list[int]
+    ) -> list[int]:
+        """Mark the escalations a sent reply answers as acknowledged by its sender."""
+        done = []
+        now = self.clock()
+        for event_id in event_ids:
+            event = uow.session.get(SafetyEvent, event_id)
+            if event is None or event.status != "open":
+                continue  # someone acknowledged or resolved it meanwhile
+            event.status = "acknowledged"
+            event.acknowledged_at, event.acknowledged_by_id = now, actor.staff_id
+            self._audit(uow, actor, "escalation.acknowledge", contact_id=event.contact_id,
+                        target=f"safety_event:{event.id}",
+                        detail={"from": "open", "to": "acknowledged", "kind": event.kind,
+                                "by_reply": message_ids})
+            done.append(event.id)
+        return done
 
     def hand_back(self, actor: Actor, contact_id: int) -> dict[str, Any]:
         """Give the conversation back to the bot and resolve the request for a human; audited.
@@ -635,17 +953,219 @@ class Console:
                     event.status, event.resolved_at = "resolved", now
                     event.resolved_by_id = actor.staff_id
                     resolved.append(event.id)
+            # The bot has the conversation again: nobody is working it any more.
+            uow.session.execute(
+                delete(CaseAssignment).where(CaseAssignment.contact_id == contact.id))
             self._audit(uow, actor, "conversation.handback", contact_id=contact.id,
                         detail={"previous_state": previous, "resolved_escalations": resolved})
             uow.commit()
             return {"state": contact.state, "resolved_escalations": resolved}
+
+    # --- working a case ----------------------------------------------------------------------
+
+    def _assignments(
+        self, uow: SqlUnitOfWork, contact_ids: list[int]
+    ) -> dict[int, dict[str, Any]]:
+        """Who works each of these conversations: {contact_id: {"id", "name", "assigned_at"}}."""
+        if not contact_ids:
+            return {}
+        rows = uow.session.scalars(
+            select(CaseAssignment).where(CaseAssignment.contact_id.in_(contact_ids))).all()
+        names = self._staff_names(uow, {r.staff_id for r in rows})
+        return {r.contact_id: {"id": r.staff_id, "name": names.get(r.staff_id),
+                               "assigned_at": r.assigned_at} for r in rows}
+
+    def claim(
+        self, actor: Actor, contact_id: int, *, staff_id: int | None = None
+    ) -> dict[str, Any]:
+        """Take a conversation to work it, or (admins) give it to another clinician; audited.
+
+        Raises:
+            NotFound: no such contact or staff member.
+            Forbidden: a non-admin assigning someone else.
+            Invalid: the assignee can't work cases (inactive, or a viewer).
+            Conflict: someone else has it and the actor is not an admin.
+        """
+        target = staff_id if staff_id is not None else actor.staff_id
+        if target is None:
+            raise Invalid("say who takes the conversation: staff_id")
+        if target != actor.staff_id and not actor.can("admin"):
+            raise Forbidden("only an admin can give a conversation to someone else")
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            staff = uow.staff.get(target)
+            if staff is None:
+                raise NotFound(f"no staff member {target}")
+            if not staff.active or ROLE_RANK.get(staff.role, 0) < ROLE_RANK["clinician"]:
+                raise Invalid(f"{staff.email} can't work cases (inactive, or a viewer)")
+            row = uow.session.get(CaseAssignment, contact.id)
+            previous = row.staff_id if row is not None else None
+            if previous not in (None, target) and not actor.can("admin"):
+                holder = self._staff_names(uow, {previous}).get(previous or 0, "someone")
+                raise Conflict(f"{holder} is working this conversation; an admin can reassign it")
+            now = self.clock()
+            if row is None:
+                row = CaseAssignment(contact_id=contact.id, staff_id=target,
+                                     assigned_by_id=actor.staff_id, assigned_at=now)
+                uow.session.add(row)
+            elif previous != target:
+                row.staff_id, row.assigned_by_id, row.assigned_at = target, actor.staff_id, now
+            action = "conversation.claim" if target == actor.staff_id else "conversation.assign"
+            self._audit(uow, actor, action, contact_id=contact.id, target=f"staff:{target}",
+                        detail={"staff_id": target, "previous_staff_id": previous})
+            uow.flush()
+            result = {"contact_id": contact.id,
+                      "assigned_to": self._assignments(uow, [contact.id])[contact.id]}
+            uow.commit()
+            return result
+
+    def add_note(self, actor: Actor, contact_id: int, body: str) -> dict[str, Any]:
+        """Keep an internal note on a conversation (never sent to the person); audited.
+
+        Raises:
+            NotFound: no such contact.
+            Invalid: an empty or too long note.
+        """
+        body = body.strip()
+        if not body:
+            raise Invalid("write the note first")
+        if len(body) > MAX_NOTE:
+            raise Invalid(f"a note has at most {MAX_NOTE} characters")
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            note = CaseNote(contact_id=contact.id, staff_id=actor.staff_id, body=body,
+                            created_at=self.clock())
+            uow.session.add(note)
+            uow.flush()
+            # The audit entry says a note was written, not what: the note is the record.
+            self._audit(uow, actor, "case.note", contact_id=contact.id,
+                        target=f"case_note:{note.id}", detail={"chars": len(body)})
+            result = note_json(note, self._staff_names(uow, {note.staff_id}))
+            uow.commit()
+            return result
+
+    def notes(
+        self, contact_id: int, *, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of a conversation's internal notes, oldest first.
+
+        Raises:
+            NotFound: no such contact.
+        """
+        with self.uow() as uow:
+            contact = _contact(uow, contact_id)
+            query = select(CaseNote).where(CaseNote.contact_id == contact.id)
+            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = uow.session.scalars(
+                query.order_by(CaseNote.id).limit(per_page).offset((page - 1) * per_page)).all()
+            names = self._staff_names(uow, {n.staff_id for n in rows})
+            return [note_json(n, names) for n in rows], int(total)
+
+    def quick_replies(
+        self, *, language: str | None = None, page: int = 1, per_page: int = 200
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Return canned replies by name with their texts; with `language`, also the text to
+        insert for a person of that language (English when it has none).
+
+        Raises:
+            Invalid: an unsupported language.
+        """
+        if language is not None and language not in SUPPORTED:
+            raise Invalid(f"language must be one of {', '.join(SUPPORTED)}")
+        with self.uow() as uow:
+            names_query = select(QuickReply.name).distinct()
+            total = uow.session.scalar(
+                select(func.count()).select_from(names_query.subquery())) or 0
+            names = list(uow.session.scalars(
+                names_query.order_by(QuickReply.name).limit(per_page)
+                .offset((page - 1) * per_page)).all())
+            rows = uow.session.scalars(
+                select(QuickReply).where(QuickReply.name.in_(names))).all()
+            texts: dict[str, dict[str, str]] = {name: {} for name in names}
+            for row in rows:
+                texts[row.name][row.language] = row.body
+            items = []
+            for name in names:
+                item: dict[str, Any] = {"name": name, "texts": texts[name]}
+                if language is not None:
+                    chosen = language if language in texts[name] else "en"
+                    item["language"] = chosen if chosen in texts[name] else None
+                    item["text"] = texts[name].get(chosen)
+                items.append(item)
+            return items, int(total)
+
+    def quick_replies_for(self, language: str | None) -> list[dict[str, Any]]:
+        """The quick replies to offer in a reply box, in the person's language."""
+        items, _ = self.quick_replies(language=normalize_language(language))
+        return [i for i in items if i["text"]]
+
+    def save_quick_reply(
+        self, actor: Actor, name: str, texts: dict[str, str]
+    ) -> dict[str, Any]:
+        """Create or change a quick reply's texts (an empty text removes that language); audited.
+
+        Raises:
+            Invalid: a malformed name, an unsupported language, too long a text, or no text.
+        """
+        if not QUICK_REPLY_NAME.fullmatch(name):
+            raise Invalid("a quick reply's name is 1-48 lower-case letters, digits or _")
+        for language, text in texts.items():
+            if language not in SUPPORTED:
+                raise Invalid(f"language must be one of {', '.join(SUPPORTED)}")
+            if not isinstance(text, str) or len(text) > MAX_REPLY:
+                raise Invalid(f"each text is a string of at most {MAX_REPLY} characters")
+        with self.uow() as uow:
+            rows = {r.language: r for r in uow.session.scalars(
+                select(QuickReply).where(QuickReply.name == name)).all()}
+            now = self.clock()
+            changed = []
+            for language, text in sorted(texts.items()):
+                text = text.strip()
+                row = rows.get(language)
+                if not text:
+                    if row is not None:
+                        uow.session.delete(row)
+                        del rows[language]
+                        changed.append(language)
+                elif row is None:
+                    rows[language] = QuickReply(name=name, language=language, body=text,
+                                                updated_at=now, updated_by_id=actor.staff_id)
+                    uow.session.add(rows[language])
+                    changed.append(language)
+                elif row.body != text:
+                    row.body, row.updated_at, row.updated_by_id = text, now, actor.staff_id
+                    changed.append(language)
+            if not rows:
+                raise Invalid("a quick reply needs a text in at least one language")
+            self._audit(uow, actor, "quick_reply.save", target=f"quick_reply:{name}",
+                        detail={"languages": changed})
+            uow.commit()
+            return {"name": name, "texts": {k: v.body for k, v in sorted(rows.items())}}
+
+    def delete_quick_reply(self, actor: Actor, name: str) -> dict[str, Any]:
+        """Remove a quick reply in every language; audited.
+
+        Raises:
+            NotFound: no quick reply of that name.
+        """
+        with self.uow() as uow:
+            removed = int(uow.session.scalar(
+                select(func.count()).where(QuickReply.name == name[:48])) or 0)
+            uow.session.execute(delete(QuickReply).where(QuickReply.name == name[:48]))
+            if not removed:
+                raise NotFound(f"no quick reply {name[:48]!r}")
+            self._audit(uow, actor, "quick_reply.delete", target=f"quick_reply:{name}",
+                        detail={"languages": removed})
+            uow.commit()
+            return {"name": name, "removed": removed}
 
     # --- escalations -----------------------------------------------------------------------
 
     def escalations(
         self, status: str | None, *, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """Return escalations, oldest first: open and acknowledged ones unless `status` says.
+        """Return escalations, most severe and then longest waiting first: open and
+        acknowledged ones unless `status` says (resolved ones: latest first).
 
         Raises:
             Invalid: unknown status.
@@ -656,9 +1176,10 @@ class Console:
         query = select(SafetyEvent).where(SafetyEvent.status.in_(wanted))
         with self.uow() as uow:
             total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            order = SafetyEvent.id.desc() if status == "resolved" else SafetyEvent.id
+            order = ([SafetyEvent.id.desc()] if status == "resolved"
+                     else [_tier_of_kind(), SafetyEvent.created_at, SafetyEvent.id])
             events = uow.session.scalars(
-                query.order_by(order).limit(per_page).offset((page - 1) * per_page)
+                query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
             ).all()
             contacts = {
                 c.id: c for c in uow.session.scalars(
@@ -677,17 +1198,28 @@ class Console:
         """
         return self._move(actor, event_id, "acknowledged", ("open",))
 
-    def resolve(self, actor: Actor, event_id: int) -> dict[str, Any]:
-        """Close an open or acknowledged escalation; audited.
+    def resolve(
+        self, actor: Actor, event_id: int, *, outcome: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Close an open or acknowledged escalation with its outcome; audited.
 
         Raises:
+            Invalid: no outcome, an unknown one, or too long a note.
             NotFound: no such escalation.
             Conflict: it is already resolved, or not an escalation.
         """
-        return self._move(actor, event_id, "resolved", ("open", "acknowledged"))
+        if outcome not in OUTCOMES:
+            raise Invalid(f"say how it ended: outcome must be one of {', '.join(OUTCOMES)}")
+        note = (note or "").strip() or None
+        if note is not None and len(note) > MAX_OUTCOME_NOTE:
+            raise Invalid(f"the outcome note has at most {MAX_OUTCOME_NOTE} characters")
+        return self._move(actor, event_id, "resolved", ("open", "acknowledged"),
+                          outcome=outcome, note=note)
 
     def _move(
-        self, actor: Actor, event_id: int, to: str, allowed_from: tuple[str, ...]
+        self, actor: Actor, event_id: int, to: str, allowed_from: tuple[str, ...],
+        *, outcome: str | None = None, note: str | None = None,
     ) -> dict[str, Any]:
         with self.uow() as uow:
             event = uow.session.get(SafetyEvent, event_id)
@@ -701,10 +1233,13 @@ class Console:
                 event.acknowledged_at, event.acknowledged_by_id = now, actor.staff_id
             else:
                 event.resolved_at, event.resolved_by_id = now, actor.staff_id
+                event.outcome, event.outcome_note = outcome, note
             verb = "acknowledge" if to == "acknowledged" else "resolve"
+            detail: dict[str, Any] = {"from": previous, "to": to, "kind": event.kind}
+            if outcome is not None:
+                detail["outcome"] = outcome
             self._audit(uow, actor, f"escalation.{verb}", contact_id=event.contact_id,
-                        target=f"safety_event:{event.id}",
-                        detail={"from": previous, "to": to, "kind": event.kind})
+                        target=f"safety_event:{event.id}", detail=detail)
             uow.flush()
             result = self._event_json(uow, event, uow.contacts.get(event.contact_id))
             uow.commit()
@@ -734,6 +1269,8 @@ class Console:
             "acknowledged_by": _name(names, event.acknowledged_by_id),
             "resolved_at": event.resolved_at,
             "resolved_by": _name(names, event.resolved_by_id),
+            "outcome": event.outcome,
+            "outcome_note": event.outcome_note,
         }
 
     def _staff_names(self, uow: SqlUnitOfWork, ids: Iterable[int | None]) -> dict[int, str]:
@@ -845,11 +1382,21 @@ class Console:
             return counts
 
     def audit_page(
-        self, *, page: int, per_page: int, action: str | None = None
+        self, *, page: int, per_page: int, action: str | None = None,
+        filters: AuditFilter | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of the audit log, newest first, narrowed by `filters` (or `action`).
+
+        Raises:
+            Invalid: a filter value out of range.
+        """
+        from bot.admin.audit_log import AuditFilter
+
+        filters = filters or AuditFilter(action=action or None)
+        filters.check()
         with self.uow() as uow:
             rows, total = uow.audit.page(limit=per_page, offset=(page - 1) * per_page,
-                                         action=action or None)
+                                         **filters.query())
             return [audit_json(r) for r in rows], total
 
 
@@ -876,6 +1423,90 @@ def _counts(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[str, int]:
         "safety_events": count(SafetyEvent, SafetyEvent.contact_id.in_(contact_ids)),
         "alerts": count(Alert, Alert.contact_id.in_(contact_ids)),
     }
+
+
+def _tier_of_kind() -> Any:
+    return case(ESCALATION_TIER, value=SafetyEvent.kind, else_=NO_TIER)
+
+
+def _open_escalations() -> tuple[Any, Any]:
+    """Subqueries of each contact's unresolved escalations: its top tier (and how many), and
+    when the oldest of that tier was raised (and its id)."""
+    unresolved = (
+        select(SafetyEvent.contact_id, _tier_of_kind().label("tier"),
+               SafetyEvent.created_at, SafetyEvent.id)
+        .where(SafetyEvent.status.in_(UNRESOLVED), SafetyEvent.kind.in_(ESCALATION_TIER))
+        .subquery()
+    )
+    top = (
+        select(unresolved.c.contact_id, func.min(unresolved.c.tier).label("tier"),
+               func.count().label("open_count"))
+        .group_by(unresolved.c.contact_id)
+        .subquery()
+    )
+    waiting = (
+        select(unresolved.c.contact_id, func.min(unresolved.c.created_at).label("since"),
+               func.min(unresolved.c.id).label("event_id"))
+        .join(top, and_(top.c.contact_id == unresolved.c.contact_id,
+                        top.c.tier == unresolved.c.tier))
+        .group_by(unresolved.c.contact_id)
+        .subquery()
+    )
+    return top, waiting
+
+
+def _last_inbound(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, Message]:
+    """Each contact's latest message from the person (not the bot's last bubble)."""
+    if not contact_ids:
+        return {}
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "in")
+        .group_by(Message.contact_id)
+    )
+    rows = uow.session.scalars(select(Message).where(Message.id.in_(latest))).all()
+    return {m.contact_id: m for m in rows}
+
+
+def _bodies(uow: SqlUnitOfWork, message_ids: Iterable[int | None]) -> dict[int, str]:
+    """The first 200 characters of each message: what raised an escalation."""
+    wanted = {i for i in message_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Message.id, Message.body).where(Message.id.in_(wanted)))
+    return {i: (body or "")[:200] for i, body in rows}
+
+
+def note_json(note: CaseNote, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "contact_id": note.contact_id,
+        "staff_id": note.staff_id,
+        "staff": _name(names, note.staff_id),
+        "body": note.body,
+        "created_at": note.created_at,
+    }
+
+
+def _password_fingerprint(staff: Staff) -> str:
+    return token_hash(staff.password_hash or "")[:16]
+
+
+def _failed_deliveries(uow: SqlUnitOfWork, contact_ids: list[int]) -> dict[int, int]:
+    """Count each conversation's outgoing messages that Twilio reports failed or undelivered."""
+    if not contact_ids:
+        return {}
+    rows = uow.session.execute(
+        select(Message.contact_id, func.count())
+        .where(Message.contact_id.in_(contact_ids), Message.direction == "out",
+               Message.status.in_(FAILED_STATUSES))
+        .group_by(Message.contact_id)
+    ).all()
+    return {contact_id: int(count) for contact_id, count in rows}
+
+
+def _failed(message: Message) -> bool:
+    return message.direction == "out" and message.status in FAILED_STATUSES
 
 
 def _name(names: dict[int, str], staff_id: int | None) -> str | None:
@@ -920,6 +1551,7 @@ def staff_json(staff: Staff) -> dict[str, Any]:
         "active": staff.active,
         "created_at": staff.created_at,
         "last_login_at": staff.last_login_at,
+        "second_factor": staff.totp_enabled_at is not None,
     }
 
 
@@ -969,6 +1601,16 @@ def message_json(message: Message) -> dict[str, Any]:
         "latency_ms": message.latency_ms,
         "staff_id": _staff_id(message),
         "created_at": message.created_at,
+        # A voice note: what was heard, in which language, by which transcriber (bot/voice).
+        "transcript": message.transcript,
+        "transcript_language": message.transcript_language,
+        "transcriber": message.transcriber,
+        "audio_seconds": message.audio_seconds,
+        "transcription_cost_usd": message.transcription_cost_usd,
+        "transcription_error": (message.extra or {}).get("transcription_error"),
+        # Twilio said it did not arrive: flagged, with the error code in words.
+        "delivery_failed": _failed(message),
+        "delivery_error": delivery_error_text(message.error_code) if _failed(message) else None,
     }
 
 
@@ -1019,9 +1661,12 @@ __all__ = [
     "Conflict",
     "Console",
     "ConsoleError",
+    "Forbidden",
     "InboxFilter",
     "Invalid",
     "NotFound",
+    "SecondFactorNeeded",
     "SendRefused",
+    "SignInExpired",
     "Throttled",
 ]

@@ -12,7 +12,7 @@ breaks its model, or the console refuses it), 401/403 (token, role), 500 (a bug,
 take a body; and whatever else the view names (409 conflicts, 502 Twilio).
 
 (This module used to hold the document as a hand-written dict, which drifted from what the API
-answered; bot/admin/api.py says how to convert an entry written in that style.)
+answered; every route now declares its contract here instead.)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.routing import ValidationError as NoSuchId
 
 from bot.admin.api_models import Error
+from bot.admin.console import QUICK_REPLY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ REQUEST_PARTS = ("query", "json", "form", "headers", "cookies")
 # Extra media types of a response (operation id -> status -> media type -> model or None for a
 # plain string), for the one route that answers with something other than JSON: the export.
 _EXTRA_CONTENT: dict[str, tuple[int, dict[str, type[BaseModel] | None]]] = {}
+# The JSON body model of each view that takes one (by view name), and the views whose body may
+# be left out (`documented(..., optional_body=True)`: a claim for oneself).
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+_BODY_OPTIONAL: set[str] = set()
 
 
 def error_response(status: int, error: str, reason: str) -> Response:
@@ -94,6 +99,9 @@ def _refuse_undocumented_response(_req: Any, _resp: Any, error: Exception | None
 
 
 MAX_ID = 2**31 - 1  # the database's integer: a larger id names nothing
+# Text path parameters, as the console checks them (a quick reply's name). The route takes any
+# text so that the console's own refusal (400) answers a malformed one, as the pages do.
+PATH_PATTERNS = {"name": f"^{QUICK_REPLY_NAME.pattern}$"}
 
 
 class IdConverter(IntegerConverter):
@@ -122,7 +130,18 @@ class _Plugin(FlaskPlugin):
         for parameter in parameters:
             if parameter["schema"] is None:  # a converter spectree does not know: ours
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            elif parameter["name"] in PATH_PATTERNS:
+                parameter["schema"]["pattern"] = PATH_PATTERNS[parameter["name"]]
         return path, parameters
+
+    def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
+                          force_resp_serialize: bool) -> Any:
+        # A stream (the live events) passes on as it is: spectree would read it whole first,
+        # holding the request for the stream's whole life.
+        if isinstance(resp, Response) and resp.is_streamed:
+            return resp, None
+        return super().validate_response(resp, resp_model, skip_validation,
+                                         force_resp_serialize)
 
 
 # Module-level, unlike the app's services: the decorators need it when api.py is imported. It
@@ -158,6 +177,7 @@ def documented(
     *errors: int,
     status: int = 200,
     content: dict[str, type[BaseModel] | None] | None = None,
+    optional_body: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a view's contract: `ok` is the success body's model (answered with `status`),
     `errors` the statuses it can give beyond the usual ones (see the module docstring).
@@ -165,6 +185,7 @@ def documented(
     The view's `query`, `json` and `headers` parameters, annotated with models, are filled with
     the validated request. `content` documents a response that is not (only) JSON instead of
     `ok`: {media type: model, or None for text}; such a response is not validated here.
+    `optional_body`: the JSON body may be left out (its model must accept `{}`).
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,6 +193,10 @@ def documented(
         codes = {*ALWAYS, *errors}
         if "json" in parts:
             codes |= {413, 415}
+            _BODY_MODELS[view.__name__] = parts["json"]
+            if optional_body:
+                parts["json"].model_validate({})  # fails at import if it can't be left out
+                _BODY_OPTIONAL.add(view.__name__)
         if set(inspect.signature(view).parameters) - set(REQUEST_PARTS):
             codes.add(404)  # an id in the path that may name nothing
         models: dict[str, Any] = {f"HTTP_{status}": ok}
@@ -186,12 +211,27 @@ def documented(
     return decorate
 
 
+def missing_body(view: Callable[..., Any]) -> str | None:
+    """Why the view can't do without a JSON body (its model's required fields, if any), or
+    None when it can: it takes none, or its body is optional."""
+    model = _BODY_MODELS.get(view.__name__)
+    if model is None or view.__name__ in _BODY_OPTIONAL:
+        return None
+    try:
+        model.model_validate({})
+    except ValidationError as exc:
+        return "send a JSON object as the body: " + _describe(exc)
+    return "send a JSON object as the body"
+
+
 def openapi_document() -> dict[str, Any]:
     """Return the API description generated from the decorated views (a fresh copy each time)."""
     document: dict[str, Any] = copy.deepcopy(spec.spec)
     schemas = document["components"]["schemas"]
     for item in document["paths"].values():
         for operation in item.values():
+            if operation.get("operationId") in _BODY_OPTIONAL:
+                operation["requestBody"]["required"] = False
             extra = _EXTRA_CONTENT.get(operation.get("operationId", ""))
             if extra is None:
                 continue

@@ -31,14 +31,22 @@ from bot.admin.auth import UNDECLARED, actor, console, public, required_role, re
 from bot.admin.console import (
     ESCALATION_STATUSES,
     LEVELS,
+    MAX_REPLY,
+    OUTCOMES,
     STATES,
     BadCredentials,
+    Conflict,
     ConsoleError,
+    Forbidden,
     InboxFilter,
     Invalid,
+    SecondFactorNeeded,
     SendRefused,
     Throttled,
 )
+from bot.admin.events import respond
+from bot.admin.whatsapp_format import whatsapp_html
+from bot.i18n import SUPPORTED
 from bot.store.staff import ROLES
 
 blueprint = Blueprint(
@@ -46,8 +54,13 @@ blueprint = Blueprint(
     template_folder="templates", static_folder="static", static_url_path="/static",
 )
 
+blueprint.add_app_template_filter(whatsapp_html, "whatsapp")
+
 ID = "int(min=1, max=2147483647)"
 PER_PAGE = 50
+# The pages an admin who has no second factor yet may open: everything else sends them to enrol.
+ENROL_OPEN = frozenset({"admin_pages.totp_enrol", "admin_pages.totp_confirm",
+                        "admin_pages.logout", "admin_pages.static"})
 
 
 @blueprint.before_request
@@ -67,7 +80,15 @@ def authenticate() -> Any:
         if request.method == "GET":
             return redirect(url_for("admin_pages.login", next=request.full_path.rstrip("?")))
         return _error_page(401, "Your session ended. Sign in again.")
+    if found.must_enrol and request.endpoint not in ENROL_OPEN:
+        # Admins need a second factor: until they have one, enrolling is all they can do.
+        g.actor = found
+        if request.method == "GET":
+            return redirect(url_for("admin_pages.totp_enrol"))
+        return _error_page(403, "Admins must turn on the second factor first.")
     if not found.can(role):
+        console().record_refusal(found, method=request.method, route=request.endpoint or "",
+                                 path=request.path, needed=role)
         return _error_page(403, f"This needs the {role} role; your account is a {found.role}.")
     g.actor = found
     return None
@@ -75,12 +96,16 @@ def authenticate() -> Any:
 
 @blueprint.after_request
 def security_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
+    # Pages hold people's health data: never stored. The console's own CSS and fonts hold none:
+    # kept and revalidated by ETag, so a script's font is not fetched again on every page.
+    static = request.endpoint == "admin_pages.static"
+    response.headers["Cache-Control"] = "no-cache" if static else "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+        "script-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return response
@@ -174,6 +199,13 @@ def login() -> Any:
     password = request.form.get("password", "")
     try:
         token = console().login(email, password, request.remote_addr)
+    except SecondFactorNeeded as exc:
+        # The password was right; the code comes next (account_pages.login_code).
+        session.clear()
+        session["pending"] = exc.ticket
+        session["next"] = next_url
+        session["csrf"] = secrets.token_urlsafe(32)
+        return redirect(url_for("admin_pages.login_code"))
     except (BadCredentials, Throttled) as exc:
         page = render_template("admin/login.html", next_url=next_url, error=str(exc),
                                email=email)
@@ -224,9 +256,73 @@ def inbox() -> Any:
 @blueprint.get(f"/contacts/<{ID}:contact_id>")
 @requires("viewer")
 def transcript(contact_id: int) -> Any:
+    return _transcript_page(contact_id)
+
+
+def _transcript_page(contact_id: int, *, draft: str = "", reply_error: str | None = None
+                     ) -> Any:
     data = console().transcript(actor(), contact_id)
-    return render_template("admin/transcript.html", data=data, contact=data["contact"],
-                           reply_key=uuid.uuid4().hex)
+    contact = data["contact"]
+    page = render_template(
+        "admin/transcript.html", data=data, contact=contact, reply_key=uuid.uuid4().hex,
+        draft=draft, reply_error=reply_error, outcomes=OUTCOMES,
+        notes_before=_notes_before(data["messages"], data.get("notes", [])),
+        quick_replies=console().quick_replies_for(contact.get("language")),
+        assignable=(console().list_staff() if actor().can("admin") else []),
+        dial=_dial(contact.get("phone") or ""),
+    )
+    return page
+
+
+def _notes_before(messages: list[dict[str, Any]], notes: list[dict[str, Any]]
+                  ) -> dict[int | None, list[dict[str, Any]]]:
+    """Place each internal note in the transcript: before the first message written after it
+    (key None: after the last message)."""
+    placed: dict[int | None, list[dict[str, Any]]] = {}
+    for note in notes:
+        after = next((m["id"] for m in messages if m["created_at"] > note["created_at"]), None)
+        placed.setdefault(after, []).append(note)
+    return placed
+
+
+def _dial(phone: str) -> str:
+    """The digits of an E.164 number, for tel:+… and https://wa.me/… links."""
+    return "".join(c for c in phone.removeprefix("whatsapp:") if c.isdigit())
+
+
+@blueprint.get(f"/media/<{ID}:message_id>/<int(max=9):index>")
+@requires("viewer")
+def media(message_id: int, index: int) -> Any:
+    """A person's photo or voice note, fetched from Twilio by the server: the Twilio
+    credentials never reach the browser. Only images and audio are served (never SVG or HTML,
+    which a browser would run); anything that can't be fetched shows a placeholder."""
+    from bot.voice.media import MediaError, fetch_media
+
+    item = console().media_item(actor(), message_id, index)
+    svc = current_app.extensions["bot"]
+    kind = ""
+    try:
+        if svc.media_policy is None:
+            raise MediaError("no media policy")
+        fetched = fetch_media(svc.http, str(item.get("url") or ""), svc.media_policy)
+        data, kind = fetched.data, fetched.content_type
+    except MediaError:
+        data = b""
+    if not kind.startswith(("image/", "audio/")) or kind == "image/svg+xml":
+        data, kind = MEDIA_UNAVAILABLE_SVG, "image/svg+xml"
+    response = Response(data, status=200, content_type=kind)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# Shown in place of a photo Twilio did not hand over (our own, static: safe to serve as SVG).
+MEDIA_UNAVAILABLE_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60" role="img">'
+    b'<rect width="240" height="60" fill="#eee"/><text x="12" y="36" font-size="14" '
+    b'font-family="sans-serif" fill="#555">media not available from Twilio</text></svg>'
+)
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/reply")
@@ -237,11 +333,47 @@ def reply(contact_id: int) -> Any:
     try:
         ids = console().reply(actor(), contact_id, body, key=key)
     except (SendRefused, Invalid) as exc:
-        flash(str(exc), "error")
+        # The page again, with the draft in the box and the reason beside it: nothing typed is
+        # lost, and the form's #reply anchor brings the browser back to the box.
+        return _transcript_page(contact_id, draft=body[:MAX_REPLY], reply_error=str(exc))
     else:
         flash(f"Reply sent ({len(ids)} message{'s' if len(ids) != 1 else ''}). "
               "The bot stays quiet until you hand the conversation back.", "ok")
     return redirect(url_for("admin_pages.transcript", contact_id=contact_id) + "#reply")
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/claim")
+@requires("clinician")
+def claim(contact_id: int) -> Any:
+    raw = request.form.get("staff_id") or ""
+    staff_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    try:
+        done = console().claim(actor(), contact_id, staff_id=staff_id)
+    except (Conflict, Forbidden, Invalid) as exc:
+        flash(str(exc), "error")
+    else:
+        who = done["assigned_to"]["name"] or "you"
+        flash(f"{who} is working this conversation.", "ok")
+    return redirect(url_for("admin_pages.transcript", contact_id=contact_id))
+
+
+@blueprint.post(f"/contacts/<{ID}:contact_id>/notes")
+@requires("clinician")
+def note_create(contact_id: int) -> Any:
+    try:
+        console().add_note(actor(), contact_id, request.form.get("note", ""))
+    except Invalid as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Note kept (staff only: never sent).", "ok")
+    return redirect(url_for("admin_pages.transcript", contact_id=contact_id) + "#reply")
+
+
+@blueprint.get("/events")
+@requires("viewer")
+def events() -> Any:
+    """The pages' live events: the API's implementation behind the session cookie."""
+    return respond(current_app.extensions["healthbot_events"])
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/handback")
@@ -285,7 +417,8 @@ def escalations() -> Any:
     page = _page_arg()
     items, total = console().escalations(status, page=page, per_page=PER_PAGE)
     return render_template("admin/escalations.html", items=items, total=total, page=page,
-                           per_page=PER_PAGE, status=status, statuses=ESCALATION_STATUSES)
+                           per_page=PER_PAGE, status=status, statuses=ESCALATION_STATUSES,
+                           outcomes=OUTCOMES)
 
 
 @blueprint.post(f"/escalations/<{ID}:event_id>/acknowledge")
@@ -299,9 +432,22 @@ def acknowledge(event_id: int) -> Any:
 @blueprint.post(f"/escalations/<{ID}:event_id>/resolve")
 @requires("clinician")
 def resolve(event_id: int) -> Any:
-    event = console().resolve(actor(), event_id)
-    flash(f"Escalation {event_id} resolved.", "ok")
+    try:
+        event = console().resolve(actor(), event_id, outcome=request.form.get("outcome") or None,
+                                  note=request.form.get("outcome_note", "")[:1000])
+    except Invalid as exc:
+        flash(str(exc), "error")
+        return redirect(request.referrer if _local(request.referrer)
+                        else url_for("admin_pages.escalations"))
+    flash(f"Escalation {event_id} resolved: {event['outcome'].replace('_', ' ')}.", "ok")
     return redirect(_back(event["contact_id"]))
+
+
+def _local(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.netloc in ("", request.host) and parts.path.startswith("/admin")
 
 
 def _back(contact_id: int) -> str:
@@ -370,11 +516,34 @@ def token_revoke(staff_id: int, token_id: int) -> Any:
     return redirect(url_for("admin_pages.staff"))
 
 
-@blueprint.get("/audit")
+@blueprint.get("/quick-replies")
 @requires("admin")
-def audit() -> Any:
-    page = _page_arg()
-    action = (request.args.get("action") or "")[:48] or None
-    items, total = console().audit_page(page=page, per_page=PER_PAGE, action=action)
-    return render_template("admin/audit.html", items=items, total=total, page=page,
-                           per_page=PER_PAGE, action=action)
+def quick_replies() -> Any:
+    items, _ = console().quick_replies(page=1, per_page=200)
+    return render_template("admin/quick_replies.html", items=items, languages=SUPPORTED)
+
+
+@blueprint.post("/quick-replies")
+@requires("admin")
+def quick_reply_save() -> Any:
+    name = request.form.get("name", "").strip()[:48]
+    texts = {lang: request.form.get(f"text_{lang}", "")[:MAX_REPLY] for lang in SUPPORTED
+             if f"text_{lang}" in request.form}
+    try:
+        console().save_quick_reply(actor(), name, texts)
+    except Invalid as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Quick reply {name} saved.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
+
+
+@blueprint.post("/quick-replies/<name>/delete")
+@requires("admin")
+def quick_reply_delete(name: str) -> Any:
+    console().delete_quick_reply(actor(), name)
+    flash(f"Quick reply {name[:48]} removed.", "ok")
+    return redirect(url_for("admin_pages.quick_replies"))
+
+
+# The audit view, one's own account and reset links: bot/admin/account_pages.py.

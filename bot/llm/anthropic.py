@@ -23,6 +23,7 @@ from bot.llm.http import (
     parse_wait_hint,
     short,
 )
+from bot.llm.images import anthropic_content
 from bot.llm.pricing import PriceTable, cost_of
 from bot.ports import ChatRequest, Usage
 
@@ -79,10 +80,14 @@ class AnthropicModel(HttpChatAdapter):
             turns.insert(0, {"role": "user", "content": _LEADING_USER_TURN})
         if request.json_output:
             system_parts.append(_JSON_INSTRUCTION)
+        messages: list[dict[str, Any]] = list(turns)
+        if request.images and turns[-1]["role"] == "user":
+            messages[-1] = {"role": "user",
+                            "content": anthropic_content(turns[-1]["content"], request.images)}
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
-            "messages": turns,
+            "messages": messages,
             "temperature": request.temperature,
         }
         if system_parts:

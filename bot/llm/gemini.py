@@ -25,6 +25,7 @@ from bot.llm.http import (
     parse_wait_hint,
     short,
 )
+from bot.llm.images import gemini_parts
 from bot.llm.pricing import PriceTable, cost_of
 from bot.ports import ChatRequest, Usage
 
@@ -77,6 +78,8 @@ class GeminiModel(HttpChatAdapter):
                 contents.append({"role": role, "parts": [{"text": message.content}]})
         if not contents or contents[0]["role"] != "user":
             contents.insert(0, {"role": "user", "parts": [{"text": _LEADING_USER_TURN}]})
+        if request.images and contents[-1]["role"] == "user":
+            contents[-1]["parts"] = [*gemini_parts(request.images), *contents[-1]["parts"]]
         config: dict[str, Any] = {
             "temperature": request.temperature,
             "maxOutputTokens": request.max_tokens,

@@ -25,6 +25,7 @@ from bot.llm.http import (
     parse_wait_hint,
     short,
 )
+from bot.llm.images import openai_content
 from bot.llm.pricing import PriceTable, cost_of
 from bot.ports import ChatRequest, Usage
 
@@ -71,10 +72,12 @@ class OpenAICompatModel(HttpChatAdapter):
         )
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        if request.images and messages and messages[-1]["role"] == "user":
+            messages[-1]["content"] = openai_content(messages[-1]["content"], request.images)
         body: dict[str, Any] = {
             **self._extra_body,
             "model": self.model,

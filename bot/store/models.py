@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -123,6 +124,15 @@ class Message(Base):
     # active topic for the next turn, and what staff see the answer rested on.
     passage_ids: Mapped[list[Any]] = mapped_column(default=list)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # A voice note's transcript (also the body the pipeline read), the language it was heard in,
+    # the `provider/model` that heard it, the audio's length and what hearing it cost (None:
+    # unknown), for the console, the API and `healthbot costs`. Erased with the person.
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript_language: Mapped[str | None] = mapped_column(String(16))
+    transcriber: Mapped[str | None] = mapped_column(String(120))
+    audio_seconds: Mapped[float | None] = mapped_column(Float)
+    transcription_cost_usd: Mapped[float | None] = mapped_column(Float)
+    transcription_ms: Mapped[float | None] = mapped_column(Float)
     received_at: Mapped[dt.datetime | None]
     latency_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -154,6 +164,9 @@ class SafetyEvent(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(Integer)
     resolved_at: Mapped[dt.datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(Integer)
+    # How staff closed it: "ambulance_called", "referred", "advised", "no_answer", "other".
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    outcome_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class ModelCallRow(Base):
@@ -216,6 +229,23 @@ class ErasedMessage(Base):
     erased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class VoiceClip(Base):
+    """A spoken reply waiting for Twilio to fetch it: reachable only by an unguessable token
+    (its SHA-256 is the key), until `expires_at`; erased with the message it speaks."""
+
+    __tablename__ = "voice_clips"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # The staff console's tables live in their own module; importing it here puts them on Base's
 # metadata, so Alembic and create_all see every table.
+from bot.store import casework as _casework  # noqa: E402, F401
 from bot.store import staff as _staff  # noqa: E402, F401

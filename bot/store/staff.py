@@ -19,7 +19,9 @@ from sqlalchemy import (
     String,
     delete,
     func,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,6 +43,39 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+    # The TOTP secret, encrypted with a key derived from the app secret (bot/admin/mfa.py). Set
+    # but not yet enabled while the person is enrolling; never shown again once enabled.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[dt.datetime | None]
+    # The last 30-second step whose code was accepted: a code can't be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class PasswordReset(Base):
+    """A one-time link an admin made for someone to set a new password; stored as its sha256."""
+
+    __tablename__ = "staff_password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254))  # the admin's email, or "cli"
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class RecoveryCode(Base):
+    """A single-use code that stands in for a TOTP code; stored as a keyed hash, shown once."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[dt.datetime | None]
 
 
 class StaffSession(Base):
@@ -140,8 +175,65 @@ class StaffRepository:
     def end_session(self, token_hash: str) -> None:
         self.session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash))
 
-    def end_sessions_of(self, staff_id: int) -> None:
-        self.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+    def end_sessions_of(self, staff_id: int, *, keep_hash: str | None = None) -> None:
+        """End every session of a staff member, except the one whose token hash is `keep_hash`."""
+        query = delete(StaffSession).where(StaffSession.staff_id == staff_id)
+        if keep_hash is not None:
+            query = query.where(StaffSession.token_hash != keep_hash)
+        self.session.execute(query)
+
+    def add_reset(self, row: PasswordReset) -> PasswordReset:
+        """Store a new reset link; any older unused link for the same person stops working."""
+        self.session.execute(delete(PasswordReset).where(
+            PasswordReset.staff_id == row.staff_id, PasswordReset.used_at.is_(None)))
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def reset_by_hash(self, token_hash: str) -> PasswordReset | None:
+        query = select(PasswordReset).where(PasswordReset.token_hash == token_hash)
+        return self.session.scalars(query).first()
+
+    def replace_recovery_codes(self, staff_id: int, hashes: list[str], now: dt.datetime) -> None:
+        self.session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == staff_id))
+        self.session.add_all(RecoveryCode(staff_id=staff_id, code_hash=h, created_at=now)
+                             for h in hashes)
+        self.session.flush()
+
+    def unused_recovery_code(self, staff_id: int, code_hash: str) -> RecoveryCode | None:
+        return self.session.scalars(select(RecoveryCode).where(
+            RecoveryCode.staff_id == staff_id, RecoveryCode.code_hash == code_hash,
+            RecoveryCode.used_at.is_(None))).first()
+
+    def claim_recovery_code(self, staff_id: int, code_hash: str, now: dt.datetime) -> bool:
+        """Mark an unused recovery code used; False when there is none (or another took it)."""
+        result = self.session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.staff_id == staff_id, RecoveryCode.code_hash == code_hash,
+                   RecoveryCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def claim_totp_step(self, staff_id: int, step: int) -> bool:
+        """Record `step` as the last TOTP step used, only if it is later than the one stored.
+
+        One conditional UPDATE: two requests racing with the same code can't both succeed.
+        """
+        result = self.session.execute(
+            update(Staff)
+            .where(Staff.id == staff_id,
+                   or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def count_unused_recovery_codes(self, staff_id: int) -> int:
+        query = select(func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.staff_id == staff_id, RecoveryCode.used_at.is_(None))
+        return int(self.session.scalar(query) or 0)
 
     def purge_expired_sessions(self, now: dt.datetime) -> None:
         self.session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
@@ -246,15 +338,63 @@ class AuditRepository:
 
     def page(
         self, *, limit: int, offset: int, action: str | None = None,
-        contact_ref: str | None = None,
+        contact_ref: str | None = None, actor_id: int | None = None,
+        contact_id: int | None = None, since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
     ) -> tuple[list[AuditEntry], int]:
-        query = select(AuditEntry)
-        if action:
-            query = query.where(AuditEntry.action == action)
-        if contact_ref:
-            query = query.where(AuditEntry.contact_ref == contact_ref)
+        """Return one page of entries, newest first, and how many match; `until` is exclusive."""
+        query = self._query(action=action, contact_ref=contact_ref, actor_id=actor_id,
+                            contact_id=contact_id, since=since, until=until)
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = self.session.scalars(
             query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
         ).all()
         return list(rows), int(total)
+
+    def matching(self, *, limit: int, **filters: Any) -> list[AuditEntry]:
+        """Return up to `limit` entries matching the same filters as `page`, newest first."""
+        query = self._query(**filters)
+        return list(self.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+    @staticmethod
+    def _query(
+        *, action: str | None = None, contact_ref: str | None = None,
+        actor_id: int | None = None, contact_id: int | None = None,
+        since: dt.datetime | None = None, until: dt.datetime | None = None,
+    ) -> Any:
+        query = select(AuditEntry)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        if contact_ref:
+            query = query.where(AuditEntry.contact_ref == contact_ref)
+        if actor_id is not None:
+            query = query.where(AuditEntry.actor_id == actor_id)
+        if contact_id is not None:
+            query = query.where(AuditEntry.contact_id == contact_id)
+        if since is not None:
+            query = query.where(AuditEntry.created_at >= since)
+        if until is not None:
+            query = query.where(AuditEntry.created_at < until)
+        return query
+
+    def actions(self) -> list[str]:
+        """Every action code that occurs in the log (an index covers the column)."""
+        query = select(AuditEntry.action).distinct().order_by(AuditEntry.action)
+        return list(self.session.scalars(query))
+
+    def count_recent(
+        self, actions: tuple[str, ...], since: dt.datetime, *, ip: str | None = None,
+        actor_id: int | None = None, any_ip: bool = False,
+    ) -> int:
+        """Count entries of these actions since `since`, by one address or one staff member.
+
+        Used to cap how fast refusals and failed sign-ins are written, so a flood of them can't
+        fill the database; the created_at index keeps it to the last minute's rows.
+        """
+        query = select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action.in_(actions), AuditEntry.created_at >= since)
+        if actor_id is not None:
+            query = query.where(AuditEntry.actor_id == actor_id)
+        elif not any_ip:
+            query = query.where(AuditEntry.ip == ip)
+        return int(self.session.scalar(query) or 0)

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import StoreError
 from bot.store import statements
+from bot.store.casework import CaseAssignment, CaseNote
 from bot.store.models import (
     Alert,
     Base,
@@ -273,6 +274,9 @@ class ContactRepository:
         # Explicit deletes as well as the cascade, so erasure doesn't depend on a backend setting.
         self.session.execute(delete(Alert).where(Alert.contact_id == contact_id))
         self.session.execute(delete(SafetyEvent).where(SafetyEvent.contact_id == contact_id))
+        self.session.execute(delete(CaseNote).where(CaseNote.contact_id == contact_id))
+        self.session.execute(
+            delete(CaseAssignment).where(CaseAssignment.contact_id == contact_id))
         message_ids = select(Message.id).where(Message.contact_id == contact_id)
         self.session.execute(delete(ModelCallRow).where(ModelCallRow.message_id.in_(message_ids)))
         self.session.execute(

@@ -154,9 +154,11 @@ def _inbound(svc: Services, form: dict[str, str], started: float) -> Response:
         return twiml(again)
     _after_reply(svc, reply)
     metrics.observe_received(received)
+    if received.transcribe_id is not None and reply.contact_id is not None:
+        return _queue_voice_note(svc, msg, reply.contact_id, received.transcribe_id)
     if received.answer_id is None or reply.contact_id is None:
         return twiml(reply.bubbles)  # a command, an emergency, small talk: answered already
-    if svc.defers_answers:
+    if svc.defers_answers or received.photo:  # a photo: fetched and looked at in the job
         try:
             svc.enqueue_answer(reply.contact_id, received.answer_id)
         except Exception:
@@ -184,6 +186,20 @@ def _inbound(svc: Services, form: dict[str, str], started: float) -> Response:
     return twiml([*reply.bubbles, *answered.bubbles])
 
 
+def _queue_voice_note(svc: Services, msg: InboundMessage, contact_id: int,
+                      inbound_id: int) -> Response:
+    """Acknowledge a stored voice note; the transcription job hears and answers it."""
+    try:
+        svc.enqueue_transcription(contact_id, inbound_id)
+    except Exception:
+        log.exception("could not queue the transcription of %s", msg.message_sid)
+        assessment = safety.assess(msg.text, sender=msg.sender)
+        hint = assessment.contact.emergency or i18n.t("emergency_hint_unknown",
+                                                      assessment.language)
+        return twiml([i18n.t("voice_not_heard", assessment.language, emergency_hint=hint)])
+    return twiml([])
+
+
 def _receive(svc: Services, msg: InboundMessage) -> tuple[Received | None, list[str]]:
     """Store the message and run commands and rules; (None, []) for an erased message.
 
@@ -191,7 +207,8 @@ def _receive(svc: Services, msg: InboundMessage) -> tuple[Received | None, list[
     """
     received = receive(msg, uow=svc.uow(), config=svc.pipeline_config,
                        notify_staff=svc.notify_staff, on_erase=svc.on_erase,
-                       understanding=svc.receive_understanding)
+                       understanding=svc.receive_understanding, transcribe=svc.transcribes,
+                       look=svc.looks)
     if received.erased:
         log.info("delivery %s of an erased message refused", msg.message_sid)
         return None, []

@@ -9,7 +9,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from bot.admin.console import CLI_ACTOR, Console
+from bot.admin import mfa
+from bot.admin.accounts import Accounts
+from bot.admin.console import CLI_ACTOR, Actor, Console
 from bot.admin.security import Passwords
 from bot.outbound import Template
 from bot.store.models import Contact, Message, ModelCallRow, SafetyEvent, utcnow
@@ -45,13 +47,60 @@ def console(app: Any) -> Console:
 
 
 def make_staff(app: Any, role: str, *, email: str | None = None,
-               password: str = PASSWORD) -> tuple[int, str, str]:
-    """Create a staff member with an API token; return (id, email, token)."""
+               password: str = PASSWORD, second_factor: bool | None = None,
+               ) -> tuple[int, str, str]:
+    """Create a staff member with an API token; return (id, email, token).
+
+    Admins get a second factor (the console requires one), others only when asked; `login`
+    then answers the code step with a code computed from the secret, as a phone would.
+    """
     email = email or f"{role}-{secrets.token_hex(3)}@clinic.example.org"
     created = console(app).create_staff(CLI_ACTOR, email=email, name=role.title(), role=role,
                                         password=password)
     token = console(app).create_token(CLI_ACTOR, created["id"], label="tests")["token"]
+    if second_factor if second_factor is not None else role == "admin":
+        enrol(app, created["id"])
     return created["id"], email, token
+
+
+# The TOTP secret and recovery codes of each account the tests enrolled, by email.
+TOTP_SECRETS: dict[str, str] = {}
+RECOVERY_CODES: dict[str, list[str]] = {}
+
+
+def _actor(app: Any, staff_id: int) -> Actor:
+    with app.extensions["bot"].uow() as uow:
+        staff = uow.staff.get(staff_id)
+        assert staff is not None
+        return Actor(staff.id, staff.email, staff.role, staff.name, "127.0.0.1")
+
+
+def enrol(app: Any, staff_id: int) -> str:
+    """Turn the second factor on through the same calls as the enrolment page; return the secret.
+
+    The confirming code is the previous step's (phones' clocks drift, so it is accepted), which
+    leaves this step and the next free for the sign-ins that follow.
+    """
+    who = _actor(app, staff_id)
+    desk = Accounts(console(app))
+    secret = desk.totp_start(who).secret
+    step = mfa.time_step(console(app).clock()) - 1
+    RECOVERY_CODES[who.email] = desk.totp_confirm(who, mfa.code_at(secret, step),
+                                                  keep_session=None)
+    TOTP_SECRETS[who.email] = secret
+    return secret
+
+
+def next_code(app: Any, email: str) -> str:
+    """The code a phone would show that the console has not seen used yet."""
+    with app.extensions["bot"].uow() as uow:
+        staff = uow.staff.by_email(email)
+        assert staff is not None
+        last = staff.totp_last_step
+    now = mfa.time_step(console(app).clock())
+    step = now if last is None else max(now, last + 1)
+    assert step <= now + mfa.DRIFT_STEPS, "no unused code left in this window: advance the clock"
+    return mfa.code_at(TOTP_SECRETS[email], step)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -127,6 +176,18 @@ def csrf_of(client: Any) -> str:
     return str(token)
 
 
-def login(client: Any, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/admin/login", data={"email": email, "password": password,
-                                             "csrf_token": csrf_of(client)})
+def login(client: Any, email: str, password: str = PASSWORD, **environ: Any) -> Any:
+    """Sign in as a person would: the password, then, for an enrolled account, the code.
+
+    Returns the last response: the password step's when it failed or needs no code.
+    """
+    response = client.post("/admin/login", data={"email": email, "password": password,
+                                                 "csrf_token": csrf_of(client)},
+                           environ_base=environ)
+    if (response.status_code == 302 and response.headers["Location"] == "/admin/login/code"
+            and email in TOTP_SECRETS):
+        response = client.post("/admin/login/code",
+                               data={"code": next_code(client.application, email),
+                                     "csrf_token": csrf_of(client)},
+                               environ_base=environ)
+    return response

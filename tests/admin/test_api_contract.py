@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.admin import api, api_models
+from bot.admin import api_models
 from bot.admin.auth import requires
 from bot.store.models import Message, utcnow
 from tests.admin.support import FakeMessenger, bearer, make_staff, seed_contact
@@ -169,24 +169,3 @@ def test_a_failure_is_a_logged_json_500(
     assert body == {"error": "server_error", "reason": "the server failed; the error is logged"}
     assert "the inbox broke" in caplog.text
 
-
-def test_a_view_not_yet_converted_still_works_with_the_old_helpers(sqlite_app: Any) -> None:
-    # What a branch written before the models adds; the merger converts it (see bot/admin/api.py).
-
-    @requires("viewer")
-    def legacy() -> Any:
-        data = api._body()
-        page, per_page = api._page_args()
-        return api._ok(201, note=api._field(data, "note", str, required=True), page=page,
-                       per_page=per_page)
-
-    sqlite_app.add_url_rule("/admin/api/legacy", "admin_api.legacy", legacy, methods=["POST"])
-    client = sqlite_app.test_client()
-    _, _, token = make_staff(sqlite_app, "viewer")
-    made = client.post("/admin/api/legacy?per_page=3", headers=bearer(token), json={"note": "x"})
-    assert made.status_code == 201
-    assert made.get_json() == {"note": "x", "page": 1, "per_page": 3}
-    _is_error(client.post("/admin/api/legacy", headers=bearer(token), json={}), 400)
-    _is_error(client.post("/admin/api/legacy", headers=bearer(token), json={"note": 5}), 400)
-    _is_error(client.post("/admin/api/legacy?per_page=500", headers=bearer(token),
-                          json={"note": "x"}), 400)

@@ -43,6 +43,16 @@ API_MATRIX: dict[str, str | None] = {
     "admin_api.token_revoke": "admin",
     "admin_api.audit": "admin",
     "admin_api.failed_jobs": "viewer",
+    "admin_api.claim": "clinician",
+    "admin_api.notes": "viewer",
+    "admin_api.note_create": "clinician",
+    "admin_api.quick_replies": "viewer",
+    "admin_api.quick_reply_save": "admin",
+    "admin_api.quick_reply_delete": "admin",
+    "admin_api.events": "viewer",
+    "admin_api.audit_csv": "admin",
+    "admin_api.password_reset_create": "admin",
+    "admin_api.totp_reset": "admin",
 }
 PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.login": None,
@@ -50,6 +60,7 @@ PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.logout": "viewer",
     "admin_pages.inbox": "viewer",
     "admin_pages.transcript": "viewer",
+    "admin_pages.media": "viewer",
     "admin_pages.escalations": "viewer",
     "admin_pages.reply": "clinician",
     "admin_pages.handback": "clinician",
@@ -63,6 +74,22 @@ PAGE_MATRIX: dict[str, str | None] = {
     "admin_pages.token_create": "admin",
     "admin_pages.token_revoke": "admin",
     "admin_pages.audit": "admin",
+    "admin_pages.claim": "clinician",
+    "admin_pages.note_create": "clinician",
+    "admin_pages.events": "viewer",
+    "admin_pages.quick_replies": "admin",
+    "admin_pages.quick_reply_save": "admin",
+    "admin_pages.quick_reply_delete": "admin",
+    "admin_pages.audit_csv": "admin",
+    "admin_pages.login_code": None,
+    "admin_pages.password_reset": None,  # the one-time token in the link is the credential
+    "admin_pages.account": "viewer",
+    "admin_pages.password_change": "viewer",
+    "admin_pages.totp_enrol": "viewer",
+    "admin_pages.totp_confirm": "viewer",
+    "admin_pages.totp_disable": "viewer",
+    "admin_pages.password_reset_create": "admin",
+    "admin_pages.staff_totp_reset": "admin",
 }
 ROLES = ("viewer", "clinician", "admin")
 
@@ -95,11 +122,30 @@ def _values(app: Any, rule: Any) -> dict[str, Any]:
     if {"contact_id", "event_id"} & rule.arguments:
         ids = seed_contact(app)
         candidates.update(contact_id=ids["contact_id"], event_id=ids["event_id"])
+    if "message_id" in rule.arguments:
+        ids = seed_contact(app)
+        with app.extensions["bot"].uow() as uow:
+            # A URL the media policy refuses: no request leaves, the preview is a placeholder.
+            uow.messages.get(ids["inbound_id"]).media = [
+                {"url": "https://media.invalid/x", "content_type": "image/jpeg"}]
+            uow.commit()
+        candidates.update(message_id=ids["inbound_id"], index=0)
     if {"staff_id", "token_id"} & rule.arguments:
         target_id, _, _ = make_staff(app, "viewer")
         token = console(app).create_token(CLI_ACTOR, target_id, label="target")
         candidates.update(staff_id=target_id, token_id=token["id"])
+    if "name" in rule.arguments:
+        name = f"matrix_{secrets.token_hex(4)}"
+        console(app).save_quick_reply(CLI_ACTOR, name, {"en": "Please see a health worker today."})
+        candidates["name"] = name
     return {name: candidates[name] for name in rule.arguments}
+
+
+def _reset_token(app: Any) -> str:
+    from bot.admin.accounts import Accounts
+
+    target_id, _, _ = make_staff(app, "viewer")
+    return str(Accounts(console(app)).create_reset(CLI_ACTOR, target_id)["token"])
 
 
 def _api_body(endpoint: str) -> dict[str, Any] | None:
@@ -109,6 +155,9 @@ def _api_body(endpoint: str) -> dict[str, Any] | None:
                                    "role": "viewer", "password": "a long enough password"},
         "admin_api.staff_update": {"name": "Renamed"},
         "admin_api.token_create": {"label": "matrix"},
+        "admin_api.resolve": {"outcome": "advised"},
+        "admin_api.note_create": {"body": "Called her back; no answer."},
+        "admin_api.quick_reply_save": {"texts": {"en": "Please call us back."}},
     }.get(endpoint)
 
 
@@ -168,6 +217,8 @@ def test_page_access_matrix(sqlite_app: Any) -> None:
         for caller, client in clients.items():
             role: str | None = None if caller == "anonymous" else caller
             url = rule.build(_values(sqlite_app, rule))[1]
+            if rule.endpoint == "admin_pages.password_reset":
+                url += "?t=" + _reset_token(sqlite_app)  # a fresh one-time link each time
             if rule.endpoint == "admin_pages.logout" and role is not None:
                 continue  # signing out here would end the session the other cases use
             data = None
@@ -175,7 +226,8 @@ def test_page_access_matrix(sqlite_app: Any) -> None:
                 data = {"csrf_token": csrf_of(client), "body": "Hello from the clinic",
                         "confirm": "ERASE", "email": f"p-{secrets.token_hex(4)}@x.example.org",
                         "role": "viewer", "password": "a long enough password",
-                        "label": "matrix"}
+                        "label": "matrix", "outcome": "advised", "note": "A note",
+                        "password2": "a long enough password"}
                 if rule.endpoint == "admin_pages.login":
                     data["password"] = "not the password"
             response = client.open(url, method=method, data=data)
@@ -183,6 +235,12 @@ def test_page_access_matrix(sqlite_app: Any) -> None:
             where = f"{method} {url} as {caller}"
             if rule.endpoint == "admin_pages.login" and method == "POST":
                 assert response.status_code == 401, where  # public, but the password is wrong
+            elif rule.endpoint == "admin_pages.login_code":
+                # Public, but no password step came first: back to the start.
+                if method == "GET":
+                    assert response.headers["Location"] == "/admin/login", where
+                else:
+                    assert response.status_code == 401, where
             elif _allowed(required, role):
                 assert response.status_code < 400, (where, response.status_code)
                 assert "/admin/login" not in response.headers.get("Location", ""), where

@@ -165,7 +165,7 @@ def test_inbox_filters_by_state_level_date_and_text(console_app: Any) -> None:
     old = utcnow() - dt.timedelta(days=10)
     a = seed_contact(console_app, level="emergency", state="needs_human", body="chest pain")
     b = seed_contact(console_app, level="self_care", body="a 50% cough_drop question",
-                     created=old, last_inbound=old)
+                     created=old, last_inbound=old, escalation=None)
 
     def ids(query: str) -> set[int]:
         response = client.get(f"/admin/api/conversations?{query}", headers=auth)
@@ -197,17 +197,19 @@ def test_escalation_queue_and_transitions_record_who_and_when(sqlite_app: Any) -
     event_id = ids["event_id"]
     assert [e["id"] for e in client.get("/admin/api/escalations",
                                          headers=auth).get_json()["items"]] == [event_id]
-    resolved = client.post(f"/admin/api/escalations/{event_id}/resolve", headers=auth)
+    resolved = client.post(f"/admin/api/escalations/{event_id}/resolve", headers=auth,
+                           json={"outcome": "ambulance_called"})
     assert resolved.get_json()["status"] == "resolved"
     assert resolved.get_json()["resolved_by"] == "Clinician"
     assert client.post(f"/admin/api/escalations/{event_id}/resolve",
-                       headers=auth).status_code == 409
+                       headers=auth, json={"outcome": "advised"}).status_code == 409
     assert client.post(f"/admin/api/escalations/{event_id}/acknowledge",
                        headers=auth).status_code == 409
     assert client.get("/admin/api/escalations", headers=auth).get_json()["items"] == []
     done = client.get("/admin/api/escalations?status=resolved", headers=auth).get_json()
     assert [e["id"] for e in done["items"]] == [event_id]
-    assert client.post("/admin/api/escalations/999999/resolve", headers=auth).status_code == 404
+    assert client.post("/admin/api/escalations/999999/resolve", headers=auth,
+                       json={"outcome": "advised"}).status_code == 404
 
 
 def test_export_json_and_csv_are_complete_and_audited(sqlite_app: Any) -> None:

@@ -23,11 +23,11 @@ def test_inbox_lists_filters_and_searches(sqlite_app: Any) -> None:
                  body="chest pain since morning")
     long_ago = utcnow() - dt.timedelta(days=30)
     seed_contact(sqlite_app, name="Baraka", level="self_care", body="sore throat",
-                 created=long_ago, last_inbound=long_ago)
+                 created=long_ago, last_inbound=long_ago, escalation=None)
     html = client.get("/admin/").get_data(as_text=True)
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert "Amina" in html and "Baraka" in html and "needs human" in html
-    assert html.index("Amina") < html.index("Baraka")  # latest activity first
+    assert html.index("Amina") < html.index("Baraka")  # escalated first, then latest activity
     only = client.get("/admin/?level=emergency").get_data(as_text=True)
     assert "Amina" in only and "Baraka" not in only
     found = client.get("/admin/?q=THROAT").get_data(as_text=True)

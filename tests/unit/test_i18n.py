@@ -45,6 +45,8 @@ EXPECTED_KEYS = frozenset(
         "already_answered",
         "episode_reminder_emergency",
         "episode_reminder_urgent",
+        "voice_heard",
+        "voice_not_heard",
     }
 )
 
@@ -77,6 +79,7 @@ def _params(language: str) -> dict[str, str]:
         "emergency_hint": t("emergency_hint_unknown", language),
         "confirm_word": confirm_phrase(language),
         "topic": "Malaria",
+        "transcript": "my baby is not breathing properly",
     }
 
 
@@ -127,6 +130,7 @@ def test_english_placeholders_are_the_documented_ones() -> None:
         "model_unavailable",
         "store_unavailable",
         "episode_reminder_emergency",
+        "voice_not_heard",
     }
     for key in EXPECTED_KEYS:
         expected = {"emergency_hint"} if key in with_hint else set()
@@ -134,6 +138,8 @@ def test_english_placeholders_are_the_documented_ones() -> None:
             expected = {"confirm_word"}
         if key == "already_answered":
             expected = {"topic"}
+        if key == "voice_heard":
+            expected = {"transcript"}
         assert _fields(english[key][0]) == expected, key
         assert placeholders(english[key][0]) == frozenset(expected)
 
