@@ -169,3 +169,52 @@ def test_a_failure_is_a_logged_json_500(
     assert body == {"error": "server_error", "reason": "the server failed; the error is logged"}
     assert "the inbox broke" in caplog.text
 
+
+def test_bodies_optional_or_required_as_documented(sqlite_app: Any) -> None:
+    client = sqlite_app.test_client()
+    staff_id, _, token = make_staff(sqlite_app, "admin")
+    ids = seed_contact(sqlite_app, escalation="urgent")
+    auth = bearer(token)
+    document = client.get("/admin/api/openapi.json").get_json()
+    # A claim for oneself takes no body; the document says so. Other bodies are required.
+    claim = document["paths"]["/admin/api/contacts/{contact_id}/claim"]["post"]["requestBody"]
+    assert claim["required"] is False
+    tokens = document["paths"]["/admin/api/staff/{staff_id}/tokens"]["post"]
+    assert tokens["requestBody"]["required"] is True
+    taken = client.post(f"/admin/api/contacts/{ids['contact_id']}/claim", headers=auth)
+    assert taken.status_code == 200 and taken.get_json()["assigned_to"]["id"] == staff_id
+    # 5.0 is an integer to JSON Schema, so to the API too; "5" is not.
+    assert client.post(f"/admin/api/contacts/{ids['contact_id']}/claim", headers=auth,
+                       json={"staff_id": float(staff_id)}).status_code == 200
+    _is_error(client.post(f"/admin/api/contacts/{ids['contact_id']}/claim", headers=auth,
+                          json={"staff_id": str(staff_id)}), 400)
+    # A missing body that has required fields is refused, naming them.
+    missing = _is_error(client.post(f"/admin/api/escalations/{ids['event_id']}/resolve",
+                                    headers=auth), 400)
+    assert "outcome" in missing["reason"]
+    _is_error(client.post(f"/admin/api/staff/{staff_id}/tokens", headers=auth), 400)
+
+
+def test_state_and_range_answers(sqlite_app: Any) -> None:
+    client = sqlite_app.test_client()
+    _, _, token = make_staff(sqlite_app, "admin")
+    auth = bearer(token)
+    # Removing the last language of a quick reply conflicts with what is stored: 409, not 400.
+    url = "/admin/api/quick-replies/contract_check"
+    _is_error(client.put(url, headers=auth, json={"texts": {"en": ""}}), 409)
+    assert client.put(url, headers=auth, json={"texts": {"en": "Hi", "fr": "Salut"}}
+                      ).status_code == 200
+    assert client.put(url, headers=auth, json={"texts": {"fr": ""}}).get_json()["texts"] == {
+        "en": "Hi"}
+    _is_error(client.put(url, headers=auth, json={"texts": {"en": " "}}), 409)
+    # A date range that ends before it starts holds no entries (the pages refuse it instead).
+    empty = client.get("/admin/api/audit?since=2026-02-02&until=2026-02-01", headers=auth)
+    assert empty.status_code == 200 and empty.get_json()["items"] == []
+    assert empty.get_json()["total"] == 0
+    assert client.get("/admin/api/audit?since=2020-01-01", headers=auth).get_json()["total"] > 0
+    csv = client.get("/admin/api/audit.csv?since=2026-02-02&until=2026-02-01", headers=auth)
+    assert csv.status_code == 200 and csv.get_data(as_text=True).count("\n") == 1
+    # An empty Last-Event-ID counts as none; a malformed one is refused.
+    assert client.get("/admin/api/events", headers={**auth, "Last-Event-ID": ""}
+                      ).status_code == 200
+    _is_error(client.get("/admin/api/events", headers={**auth, "Last-Event-ID": "1.2"}), 400)
