@@ -1,28 +1,117 @@
 """Staff JSON API under /admin/api: per-staff bearer tokens, roles, every change audited.
 
-To add a route: decorate it with `@requires("viewer" | "clinician" | "admin")` (a route without
-one is refused with 403), describe it in `openapi.py`, and give it a row in the access matrix in
-tests/admin/test_console_access.py. Views stay a few lines: parse, call the console, map errors.
+Every answer under /admin/api is JSON, errors included (`{"error", "reason"}`): unknown paths
+(404), wrong methods (405), malformed or oversized bodies (400, 413), non-JSON bodies (415) and
+failures (500, logged) too. The OpenAPI document (GET /admin/api/openapi.json) is generated from
+the views' models; a test runs schemathesis against it (tests/admin/test_console_openapi.py).
+
+To add a route:
+
+1. Describe its input and output as pydantic models in `bot/admin/api_models.py` (a response
+   model lists every key the console returns; a list answers with a `...Page` model and takes
+   `query: PageQuery` or a subclass of it).
+2. Decorate the view, in this order:
+
+       @blueprint.post(f"/contacts/<{ID}:contact_id>/notes")
+       @requires("clinician")
+       @documented(Note, 409, status=201)
+       def add_note(contact_id: int, json: NoteBody) -> tuple[dict[str, Any], int]:
+           \"\"\"Add a note to the conversation (clinician, audited).\"\"\"
+           return _plain(console().add_note(actor(), contact_id, json.body)), 201
+
+   `@requires` is the least role (a route without one is refused with 403). `@documented`
+   takes the success model, the extra error statuses the console can raise (409, 502...), and
+   `status` when success is not 200; 400/401/403/500/503, 404 for an id in the path and 413/415 for
+   a body are added for you. Parameters named `query`, `json` and `headers` receive the request
+   validated against their annotated models (a failure is a 400 before the view runs). Return
+   the console's dict through `_plain()` (datetimes become ISO 8601 strings): it is checked
+   against the model, and a mismatch is a logged 500.
+   A route answering something other than JSON (a CSV file) passes `None` and
+   `content={"text/csv": None}` (see `export`) and returns a `Response`.
+3. Give it a row in the access matrix in tests/admin/test_console_access.py.
+
+The test that every served route is documented, and the schemathesis run, then cover it.
+Routes may live in other modules that add to this blueprint (bot/admin/account_api.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json as jsonlib
 import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
 
+from bot.admin.api_models import (
+    AuditFilters,
+    AuditPage,
+    AuditQuery,
+    Claim,
+    ClaimBody,
+    ConversationPage,
+    ConversationQuery,
+    Erased,
+    EscalationPage,
+    EscalationQuery,
+    EventPoll,
+    EventsHeaders,
+    EventsQuery,
+    ExportQuery,
+    FailedJobPage,
+    HandedBack,
+    Me,
+    MessagePage,
+    NewToken,
+    Note,
+    NoteBody,
+    NotePage,
+    PageQuery,
+    QuickReplyDeleted,
+    QuickReplyPage,
+    QuickReplyQuery,
+    QuickReplySaved,
+    QuickReplyTexts,
+    ReplyBody,
+    ReplyHeaders,
+    ReplySent,
+    ResolveBody,
+    Staff,
+    StaffCreate,
+    StaffPage,
+    StaffUpdate,
+    Token,
+    TokenCreate,
+    TokenPage,
+    Transcript,
+    TranscriptExport,
+)
+from bot.admin.api_models import Escalation as EscalationModel
 from bot.admin.audit_log import AuditFilter, readable
 from bot.admin.auth import UNDECLARED, actor, console, public, required_role, requires
-from bot.admin.console import ConsoleError, InboxFilter, Invalid, Throttled, jsonable
+from bot.admin.console import ConsoleError, InboxFilter, NotFound, Throttled, jsonable
 from bot.admin.events import respond
-from bot.admin.openapi import openapi_document
+from bot.admin.openapi import (
+    IdConverter,
+    documented,
+    error_response,
+    missing_body,
+    openapi_document,
+)
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
-MAX_PAGE = 200
-ID = "int(min=1, max=2147483647)"  # ids beyond the database's integer are simply not found
+
+@blueprint.record_once
+def _add_id_converter(state: BlueprintSetupState) -> None:
+    # Before the routes below are added: they use it.
+    state.app.url_map.converters["id"] = IdConverter
+
+
+PREFIX = "/admin/api"
+ID = "id"  # a row id (1 to 2**31 - 1); any other number is a 404
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @blueprint.before_request
@@ -47,6 +136,33 @@ def authenticate() -> Response | None:
     return None
 
 
+@blueprint.before_request
+def read_body() -> Response | None:
+    """A body, when there is one, must be a JSON object (the models then check its fields).
+
+    After `authenticate` (a refused caller's body is never read). spectree alone would take a
+    malformed body for an empty one.
+    """
+    if request.method not in BODY_METHODS:
+        return None
+    if request.mimetype and not request.is_json:
+        return _error(415, "unsupported_media_type", "send the body as application/json")
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if not raw:
+        view = current_app.view_functions.get(request.endpoint or "")
+        problem = missing_body(view) if view is not None else None
+        if problem is not None:
+            return _error(400, "bad_request", problem)
+        return None
+    try:
+        data = jsonlib.loads(raw)
+    except ValueError:
+        return _error(400, "bad_request", "the body is not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "bad_request", "the body must be a JSON object")
+    return None
+
+
 @blueprint.after_request
 def no_store(response: Response) -> Response:
     # Transcripts are health data: no cache anywhere may keep a copy.
@@ -62,57 +178,53 @@ def console_error(exc: ConsoleError) -> Response:
     return response
 
 
+@blueprint.errorhandler(413)
+def too_large(exc: HTTPException) -> Response:
+    # The app answers 413 in plain text elsewhere; a routed API call gets the JSON shape.
+    return _error(413, "too_large", "the body is larger than the server accepts (64 KiB)")
+
+
+@blueprint.errorhandler(500)
+def server_error(exc: HTTPException) -> Response:
+    # Flask has logged the exception (with the request id) before calling this.
+    return _error(500, "server_error", "the server failed; the error is logged")
+
+
+@blueprint.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """Unknown paths and wrong methods under /admin/api answer in JSON; elsewhere, as before."""
+    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")) or exc.code is None:
+        return exc
+    response = _error(exc.code, _code(exc), exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value  # e.g. Allow on a 405
+    return response
+
+
+def _code(exc: HTTPException) -> str:
+    return exc.name.lower().replace(" ", "_").replace("'", "")
+
+
 def _error(status: int, error: str, reason: str) -> Response:
-    response = jsonify(error=error, reason=reason)
-    response.status_code = status
-    return response
+    return error_response(status, error, reason)
 
 
-def _ok(http_status: int = 200, /, **body: Any) -> Response:
-    response = jsonify(jsonable(body))
-    response.status_code = http_status
-    return response
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
+    """The console's dict with its datetimes as ISO 8601 strings, as the models describe them."""
+    plain: dict[str, Any] = jsonable(value)
+    return plain
 
 
-def _page_args() -> tuple[int, int]:
-    try:
-        page = int(request.args.get("page", "1"))
-        per_page = int(request.args.get("per_page", "50"))
-    except ValueError:
-        raise Invalid("page and per_page must be whole numbers") from None
-    if not 1 <= page <= 1_000_000 or not 1 <= per_page <= MAX_PAGE:
-        raise Invalid(f"page must be from 1 and per_page between 1 and {MAX_PAGE}")
-    return page, per_page
+def _page(items: list[dict[str, Any]], total: int, query: PageQuery) -> dict[str, Any]:
+    return {"items": jsonable(items), "page": query.page, "per_page": query.per_page,
+            "total": total}
 
 
-def _date_arg(name: str) -> dt.date | None:
-    value = request.args.get(name) or None
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10]) if len(value) <= 32 else None
-    except ValueError:
-        raise Invalid(f"{name} must be a date like 2026-01-31") from None
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and not request.get_data():
-        return {}
-    if not isinstance(data, dict):
-        raise Invalid("the body must be a JSON object")
-    return data
-
-
-def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise Invalid(f"{name} is required")
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise Invalid(f"{name} must be a {kind.__name__}")
-    return value
+def _slice(items: list[Any], query: PageQuery) -> list[Any]:
+    """One page of a list the console returns whole (short lists: staff, tokens, failed jobs)."""
+    start = (query.page - 1) * query.per_page
+    return items[start:start + query.per_page]
 
 
 @blueprint.get("/openapi.json")
@@ -123,110 +235,115 @@ def openapi() -> Response:
 
 @blueprint.get("/me")
 @requires("viewer")
-def me() -> Response:
+@documented(Me)
+def me() -> dict[str, Any]:
+    """Who the token belongs to."""
     who = actor()
-    return _ok(id=who.staff_id, email=who.email, name=who.name, role=who.role)
+    return {"id": who.staff_id, "email": who.email, "name": who.name, "role": who.role}
 
 
 @blueprint.get("/conversations")
 @requires("viewer")
-def conversations() -> Response:
-    page, per_page = _page_args()
-    filters = InboxFilter(
-        state=request.args.get("state") or None,
-        level=request.args.get("level") or None,
-        since=_date_arg("since"),
-        until=_date_arg("until"),
-        q=request.args.get("q") or None,
-    )
-    items, total = console().inbox(filters, page=page, per_page=per_page)
-    return _ok(items=items, page=page, per_page=per_page, total=total)
+@documented(ConversationPage)
+def conversations(query: ConversationQuery) -> dict[str, Any]:
+    """Conversations, latest activity first."""
+    filters = InboxFilter(state=query.state, level=query.level, since=query.since,
+                          until=query.until, q=query.q)
+    items, total = console().inbox(filters, page=query.page, per_page=query.per_page)
+    return _page(items, total, query)
 
 
 @blueprint.get(f"/contacts/<{ID}:contact_id>")
 @requires("viewer")
-def transcript(contact_id: int) -> Response:
-    return _ok(**console().transcript(actor(), contact_id))
+@documented(Transcript)
+def transcript(contact_id: int) -> dict[str, Any]:
+    """The whole conversation, with what the bot decided about each message (audited)."""
+    return _plain(console().transcript(actor(), contact_id))
 
 
 @blueprint.get("/failed-jobs")
 @requires("viewer")
-def failed_jobs() -> Response:
-    """Jobs that failed every retry (RQ's FailedJobRegistry, or the in-process list)."""
-    services = current_app.extensions["bot"]
-    return _ok(items=[job.to_json() for job in services.failed_jobs()])
+@documented(FailedJobPage)
+def failed_jobs(query: PageQuery) -> dict[str, Any]:
+    """Background jobs that failed every retry (RQ's FailedJobRegistry, or the in-process list)."""
+    jobs = [job.to_json() for job in current_app.extensions["bot"].failed_jobs()]
+    return _page(_slice(jobs, query), len(jobs), query)
 
 
 @blueprint.get(f"/contacts/<{ID}:contact_id>/messages")
 @requires("viewer")
-def contact_messages(contact_id: int) -> Response:
-    page, per_page = _page_args()
+@documented(MessagePage)
+def contact_messages(contact_id: int, query: PageQuery) -> dict[str, Any]:
+    """One page of the conversation, oldest first (audited)."""
     data = console().transcript(actor(), contact_id)
     messages = data["messages"]
-    items = messages[(page - 1) * per_page: page * per_page]
-    return _ok(contact=data["contact"], items=items, page=page, per_page=per_page,
-               total=len(messages))
+    return {**_page(_slice(messages, query), len(messages), query),
+            "contact": _plain(data["contact"])}
 
 
 @blueprint.get(f"/contacts/<{ID}:contact_id>/export")
 @requires("admin")
-def export(contact_id: int) -> Response:
-    fmt = request.args.get("format", "json")
-    content_type, document = console().export(actor(), contact_id, fmt)
+@documented(None, content={"application/json": TranscriptExport, "text/csv": None})
+def export(contact_id: int, query: ExportQuery) -> Response:
+    """Export the conversation as JSON or CSV (admin, audited)."""
+    content_type, document = console().export(actor(), contact_id, query.format)
     response = Response(document, content_type=content_type)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="conversation-{contact_id}.{fmt}"'
+        f'attachment; filename="conversation-{contact_id}.{query.format}"'
     )
     return response
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/reply")
 @requires("clinician")
-def reply(contact_id: int) -> Response:
-    data = _body()
-    body = _field(data, "body", str, required=True)
-    key = (_field(data, "idempotency_key", str) or request.headers.get("Idempotency-Key")
-           or uuid.uuid4().hex)
-    sent = console().reply_case(actor(), contact_id, body, key=key)
-    return _ok(201, message_ids=sent["message_ids"], acknowledged=sent["acknowledged"],
-               state="with_staff")
+@documented(ReplySent, 409, 502, status=201)
+def reply(contact_id: int, json: ReplyBody, headers: ReplyHeaders) -> tuple[dict[str, Any], int]:
+    """Reply as staff; takes the conversation from the bot (clinician, audited)."""
+    key = json.idempotency_key or headers.idempotency_key or uuid.uuid4().hex
+    sent = console().reply_case(actor(), contact_id, json.body, key=key)
+    return {"message_ids": sent["message_ids"], "acknowledged": sent["acknowledged"],
+            "state": "with_staff"}, 201
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/handback")
 @requires("clinician")
-def handback(contact_id: int) -> Response:
-    return _ok(**console().hand_back(actor(), contact_id))
+@documented(HandedBack)
+def handback(contact_id: int) -> dict[str, Any]:
+    """Hand the conversation back to the bot (clinician, audited)."""
+    return console().hand_back(actor(), contact_id)
 
 
 @blueprint.delete(f"/contacts/<{ID}:contact_id>")
 @requires("admin")
-def erase(contact_id: int) -> Response:
-    return _ok(removed=console().erase(actor(), contact_id))
+@documented(Erased)
+def erase(contact_id: int) -> dict[str, Any]:
+    """Erase every row about the contact (admin, audited with keyed hashes only)."""
+    return {"removed": console().erase(actor(), contact_id)}
 
 
 @blueprint.get("/escalations")
 @requires("viewer")
-def escalations() -> Response:
-    page, per_page = _page_args()
-    items, total = console().escalations(
-        request.args.get("status") or None, page=page, per_page=per_page
-    )
-    return _ok(items=items, page=page, per_page=per_page, total=total)
+@documented(EscalationPage)
+def escalations(query: EscalationQuery) -> dict[str, Any]:
+    """Escalations, oldest first: open and acknowledged ones unless `status` says."""
+    items, total = console().escalations(query.status, page=query.page, per_page=query.per_page)
+    return _page(items, total, query)
 
 
 @blueprint.post(f"/escalations/<{ID}:event_id>/acknowledge")
 @requires("clinician")
-def acknowledge(event_id: int) -> Response:
-    return _ok(**console().acknowledge(actor(), event_id))
+@documented(EscalationModel, 409)
+def acknowledge(event_id: int) -> dict[str, Any]:
+    """Acknowledge an open escalation (clinician, audited)."""
+    return _plain(console().acknowledge(actor(), event_id))
 
 
 @blueprint.post(f"/escalations/<{ID}:event_id>/resolve")
 @requires("clinician")
-def resolve(event_id: int) -> Response:
-    data = _body()
-    return _ok(**console().resolve(actor(), event_id,
-                                   outcome=_field(data, "outcome", str, required=True),
-                                   note=_field(data, "note", str)))
+@documented(EscalationModel, 409)
+def resolve(event_id: int, json: ResolveBody) -> dict[str, Any]:
+    """Resolve an open or acknowledged escalation with its outcome (clinician, audited)."""
+    return _plain(console().resolve(actor(), event_id, outcome=json.outcome, note=json.note))
 
 
 # --- working a case: claims, internal notes, quick replies, live events ------------------------
@@ -234,111 +351,142 @@ def resolve(event_id: int) -> Response:
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/claim")
 @requires("clinician")
-def claim(contact_id: int) -> Response:
-    """Take the conversation (no body), or, as an admin, give it to `staff_id`."""
-    data = _body()
-    return _ok(**console().claim(actor(), contact_id, staff_id=_field(data, "staff_id", int)))
+@documented(Claim, 409, optional_body=True)
+def claim(contact_id: int, json: ClaimBody) -> dict[str, Any]:
+    """Take the conversation (no body), or, as an admin, give it to `staff_id` (audited)."""
+    return _plain(console().claim(actor(), contact_id, staff_id=json.staff_id))
 
 
 @blueprint.get(f"/contacts/<{ID}:contact_id>/notes")
 @requires("viewer")
-def notes(contact_id: int) -> Response:
-    page, per_page = _page_args()
-    items, total = console().notes(contact_id, page=page, per_page=per_page)
-    return _ok(items=items, page=page, per_page=per_page, total=total)
+@documented(NotePage)
+def notes(contact_id: int, query: PageQuery) -> dict[str, Any]:
+    """Internal notes on the conversation, oldest first."""
+    items, total = console().notes(contact_id, page=query.page, per_page=query.per_page)
+    return _page(items, total, query)
 
 
 @blueprint.post(f"/contacts/<{ID}:contact_id>/notes")
 @requires("clinician")
-def note_create(contact_id: int) -> Response:
-    data = _body()
-    return _ok(201, **console().add_note(actor(), contact_id,
-                                         _field(data, "body", str, required=True)))
+@documented(Note, status=201)
+def note_create(contact_id: int, json: NoteBody) -> tuple[dict[str, Any], int]:
+    """Add an internal note; never sent to the person (clinician, audited)."""
+    return _plain(console().add_note(actor(), contact_id, json.body)), 201
 
 
 @blueprint.get("/quick-replies")
 @requires("viewer")
-def quick_replies() -> Response:
-    page, per_page = _page_args()
-    items, total = console().quick_replies(language=request.args.get("language") or None,
-                                           page=page, per_page=per_page)
-    return _ok(items=items, page=page, per_page=per_page, total=total)
+@documented(QuickReplyPage)
+def quick_replies(query: QuickReplyQuery) -> dict[str, Any]:
+    """Canned replies by name, a text per language; with `language`, the text to insert."""
+    items, total = console().quick_replies(language=query.language, page=query.page,
+                                           per_page=query.per_page)
+    return _page(items, total, query)
 
 
 @blueprint.put("/quick-replies/<name>")
 @requires("admin")
-def quick_reply_save(name: str) -> Response:
-    data = _body()
-    texts = _field(data, "texts", dict, required=True)
-    return _ok(**console().save_quick_reply(actor(), name, texts))
+@documented(QuickReplySaved, 409)
+def quick_reply_save(name: str, json: QuickReplyTexts) -> dict[str, Any]:
+    """Create or change a quick reply; an empty text removes that language (admin, audited)."""
+    texts: dict[str, str] = {language: text for language, text in json.texts.items()}
+    return console().save_quick_reply(actor(), name, texts)
 
 
 @blueprint.delete("/quick-replies/<name>")
 @requires("admin")
-def quick_reply_delete(name: str) -> Response:
-    return _ok(**console().delete_quick_reply(actor(), name))
+@documented(QuickReplyDeleted)
+def quick_reply_delete(name: str) -> dict[str, Any]:
+    """Remove a quick reply in every language (admin, audited)."""
+    return console().delete_quick_reply(actor(), name)
 
 
 @blueprint.get("/events")
 @requires("viewer")
-def events() -> Response:
-    """Server-sent events (`Accept: text/event-stream`), or one JSON poll; see events.py."""
+@documented(None, content={"application/json": EventPoll, "text/event-stream": None})
+def events(query: EventsQuery, headers: EventsHeaders) -> Response:
+    """Live events: server-sent events with `Accept: text/event-stream` (a bounded stream;
+    reconnect with Last-Event-ID; 503 when this server holds too many), else one JSON poll.
+    The cursor is Last-Event-ID, else `after`, else now (see bot/admin/events.py)."""
     return respond(current_app.extensions["healthbot_events"])
 
 
 @blueprint.get("/staff")
 @requires("admin")
-def staff_list() -> Response:
-    return _ok(items=console().list_staff())
+@documented(StaffPage)
+def staff_list(query: PageQuery) -> dict[str, Any]:
+    """Staff accounts, each with its API tokens (admin)."""
+    staff = console().list_staff()
+    return _page(_slice(staff, query), len(staff), query)
 
 
 @blueprint.post("/staff")
 @requires("admin")
-def staff_create() -> Response:
-    data = _body()
-    created = console().create_staff(
-        actor(),
-        email=_field(data, "email", str, required=True),
-        name=_field(data, "name", str) or "",
-        role=_field(data, "role", str, required=True),
-        password=_field(data, "password", str, required=True),
-    )
-    return _ok(201, **created)
+@documented(Staff, 409, status=201)
+def staff_create(json: StaffCreate) -> tuple[dict[str, Any], int]:
+    """Create a staff account (admin, audited)."""
+    created = console().create_staff(actor(), email=json.email, name=json.name, role=json.role,
+                                      password=json.password)
+    return _plain(created), 201
 
 
 @blueprint.patch(f"/staff/<{ID}:staff_id>")
 @requires("admin")
-def staff_update(staff_id: int) -> Response:
-    data = _body()
-    updated = console().update_staff(
-        actor(), staff_id,
-        role=_field(data, "role", str),
-        active=_field(data, "active", bool),
-        name=_field(data, "name", str),
-        password=_field(data, "password", str),
-    )
-    return _ok(**updated)
+@documented(Staff, 409)
+def staff_update(staff_id: int, json: StaffUpdate) -> dict[str, Any]:
+    """Change a role, name or password, or switch an account off or on (admin, audited)."""
+    updated = console().update_staff(actor(), staff_id, role=json.role, active=json.active,
+                                     name=json.name, password=json.password)
+    return _plain(updated)
+
+
+@blueprint.get(f"/staff/<{ID}:staff_id>/tokens")
+@requires("admin")
+@documented(TokenPage)
+def token_list(staff_id: int, query: PageQuery) -> dict[str, Any]:
+    """A staff member's API tokens, revoked ones included (admin)."""
+    found = next((s for s in console().list_staff() if s["id"] == staff_id), None)
+    if found is None:
+        raise NotFound(f"no staff member {staff_id}")
+    tokens = found["tokens"]
+    return _page(_slice(tokens, query), len(tokens), query)
 
 
 @blueprint.post(f"/staff/<{ID}:staff_id>/tokens")
 @requires("admin")
-def token_create(staff_id: int) -> Response:
-    data = _body()
-    created = console().create_token(actor(), staff_id, label=_field(data, "label", str) or "")
-    return _ok(201, **created)
+@documented(NewToken, status=201)
+def token_create(staff_id: int, json: TokenCreate) -> tuple[dict[str, Any], int]:
+    """Create an API token; the answer shows it this once (admin, audited)."""
+    return _plain(console().create_token(actor(), staff_id, label=json.label)), 201
 
 
 @blueprint.delete(f"/staff/<{ID}:staff_id>/tokens/<{ID}:token_id>")
 @requires("admin")
-def token_revoke(staff_id: int, token_id: int) -> Response:
-    return _ok(**console().revoke_token(actor(), staff_id, token_id))
+@documented(Token)
+def token_revoke(staff_id: int, token_id: int) -> dict[str, Any]:
+    """Revoke an API token (admin, audited; revoking twice is fine)."""
+    return _plain(console().revoke_token(actor(), staff_id, token_id))
 
 
 @blueprint.get("/audit")
 @requires("admin")
-def audit() -> Response:
-    page, per_page = _page_args()
-    # Filters: staff_id, contact_id, action, since, until (see account_api.audit_csv).
-    filters = AuditFilter.parse(request.args)
-    items, total = console().audit_page(page=page, per_page=per_page, filters=filters)
-    return _ok(items=[readable(e) for e in items], page=page, per_page=per_page, total=total)
+@documented(AuditPage)
+def audit(query: AuditQuery) -> dict[str, Any]:
+    """The audit log, newest first, with each entry in words (admin; read-only)."""
+    if empty_range(query):
+        return _page([], 0, query)
+    items, total = console().audit_page(page=query.page, per_page=query.per_page,
+                                        filters=audit_filter(query))
+    return _page([readable(e) for e in items], total, query)
+
+
+def empty_range(query: AuditFilters) -> bool:
+    """`since` after `until`: no day is in between, so nothing matches. The pages refuse it
+    (a form's mistake); the API answers the question as asked, the document can't refuse it."""
+    return query.since is not None and query.until is not None and query.since > query.until
+
+
+def audit_filter(query: AuditFilters) -> AuditFilter:
+    """The console's filter from the validated query (shared with GET /audit.csv)."""
+    return AuditFilter(staff_id=query.staff_id, contact_id=query.contact_id,
+                       action=query.action, since=query.since, until=query.until)

@@ -1105,7 +1105,8 @@ class Console:
         """Create or change a quick reply's texts (an empty text removes that language); audited.
 
         Raises:
-            Invalid: a malformed name, an unsupported language, too long a text, or no text.
+            Invalid: a malformed name, an unsupported language, or too long a text.
+            Conflict: no language would have a text left.
         """
         if not QUICK_REPLY_NAME.fullmatch(name):
             raise Invalid("a quick reply's name is 1-48 lower-case letters, digits or _")
@@ -1135,8 +1136,8 @@ class Console:
                 elif row.body != text:
                     row.body, row.updated_at, row.updated_by_id = text, now, actor.staff_id
                     changed.append(language)
-            if not rows:
-                raise Invalid("a quick reply needs a text in at least one language")
+            if not rows:  # what is stored decides: 409, like any state conflict
+                raise Conflict("a quick reply needs a text in at least one language")
             self._audit(uow, actor, "quick_reply.save", target=f"quick_reply:{name}",
                         detail={"languages": changed})
             uow.commit()

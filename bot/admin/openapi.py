@@ -1,555 +1,253 @@
-"""The OpenAPI 3.0 description of the staff JSON API, served at GET /admin/api/openapi.json."""
+"""The staff API's contract: views declare it with `@documented(...)`, spectree checks it.
+
+`documented` wraps spectree's `validate`: it validates the view's query string, JSON body and
+headers against the pydantic models the view's parameters are annotated with (`query`, `json`,
+`headers`; bot/admin/api_models.py), validates what the view returns against the success model,
+and records the route for the OpenAPI document served at GET /admin/api/openapi.json, which is
+generated from those models (`openapi_document`), never written by hand.
+
+Every error is the `Error` model, documented for each status the route can give: 400 (the input
+breaks its model, or the console refuses it), 401/403 (token, role), 500 (a bug, logged) and 503
+(database outage) on every route; 404 on routes with an id in the path; 413/415 on routes that
+take a body; and whatever else the view names (409 conflicts, 502 Twilio).
+
+(This module used to hold the document as a hand-written dict, which drifted from what the API
+answered; every route now declares its contract here instead.)
+"""
 
 from __future__ import annotations
 
+import copy
+import inspect
+import logging
+from collections.abc import Callable
 from typing import Any
 
-ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 2147483647}
-DATE_TIME: dict[str, Any] = {"type": "string", "format": "date-time", "nullable": True}
-NULLABLE_STR: dict[str, Any] = {"type": "string", "nullable": True}
+from flask import Response, abort, jsonify, request
+from pydantic import BaseModel, ValidationError
+from spectree import Response as Responses
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
+from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.utils import get_request_model_hints
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import ValidationError as NoSuchId
 
+from bot.admin.api_models import Error
+from bot.admin.console import QUICK_REPLY_NAME
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+log = logging.getLogger(__name__)
 
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
-
-def _responses(ok: dict[str, Any], *codes: int, ok_code: str = "200") -> dict[str, Any]:
-    texts = {
-        400: "Invalid input", 401: "No valid bearer token", 403: "The role is not enough",
-        404: "Not found", 409: "Conflicts with the current state", 502: "Twilio refused",
-        503: "Sending is not configured, or too many live streams",
-    }
-    result = {ok_code: ok, "401": _err(texts[401]), "403": _err(texts[403])}
-    for code in codes:
-        result[str(code)] = _err(texts[code])
-    return result
-
-
-def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "page", "per_page", "total"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-            "total": {"type": "integer"},
-        },
-    }
-
-
-def _path_id(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": ID}
-
-
-PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                               "maximum": 1000000}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                   "maximum": 200}},
-]
-LEVEL = {"type": "string", "enum": ["info", "self_care", "routine", "urgent", "emergency"]}
-STATE = {"type": "string", "enum": ["bot", "needs_human", "with_staff"]}
-ROLE = {"type": "string", "enum": ["viewer", "clinician", "admin"]}
-AUDIT_FILTERS = [
-    {"name": "staff_id", "in": "query", "description": "entries by this staff member",
-     "schema": ID},
-    {"name": "contact_id", "in": "query", "description": "entries about this conversation",
-     "schema": ID},
-    {"name": "action", "in": "query", "description": "an action code, e.g. staff.login_failed",
-     "schema": {"type": "string", "maxLength": 48}},
-    {"name": "since", "in": "query", "description": "from this day (UTC)",
-     "schema": {"type": "string", "format": "date"}},
-    {"name": "until", "in": "query", "description": "to this day, inclusive (UTC)",
-     "schema": {"type": "string", "format": "date"}},
-]
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "reason"],
-        "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
-    },
-    "Contact": {
-        "type": "object",
-        "required": ["id", "wa_id", "phone", "state"],
-        "properties": {
-            "id": {"type": "integer"},
-            "wa_id": {"type": "string"},
-            "phone": {"type": "string"},
-            "profile_name": NULLABLE_STR,
-            "country": NULLABLE_STR,
-            "language": NULLABLE_STR,
-            "state": STATE,
-            "opted_out": {"type": "boolean"},
-            "last_inbound_at": DATE_TIME,
-            "created_at": DATE_TIME,
-        },
-    },
-    "Message": {
-        "type": "object",
-        "required": ["id", "direction", "body", "status", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "direction": {"type": "string", "enum": ["in", "out"]},
-            "body": {"type": "string"},
-            "status": {"type": "string"},
-            "error_code": NULLABLE_STR,
-            "triage_level": NULLABLE_STR,
-            "rule_ids": {"type": "array", "items": {"type": "string"}},
-            "model": NULLABLE_STR,
-            "mode": NULLABLE_STR,
-            "staff_id": {"type": "integer", "nullable": True},
-            "perspectives": {"type": "array", "items": {"type": "string"}},
-            "cost_usd": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["unknown"]}],
-                         "nullable": True},
-            "created_at": {"type": "string", "format": "date-time"},
-            "transcript": NULLABLE_STR,
-            "transcript_language": NULLABLE_STR,
-            "transcriber": NULLABLE_STR,
-            "audio_seconds": {"type": "number", "nullable": True},
-            "transcription_cost_usd": {"type": "number", "nullable": True},
-            "transcription_error": NULLABLE_STR,
-        },
-    },
-    "Conversation": {
-        "allOf": [
-            _ref("Contact"),
-            {
-                "type": "object",
-                "properties": {
-                    "level": {**LEVEL, "nullable": True},
-                    "last_activity_at": DATE_TIME,
-                    "last_message": {"allOf": [_ref("Message")], "nullable": True},
-                },
-            },
-        ]
-    },
-    "Escalation": {
-        "type": "object",
-        "required": ["id", "contact_id", "kind", "status", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "contact_id": {"type": "integer"},
-            "kind": {"type": "string"},
-            "level": NULLABLE_STR,
-            "status": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
-            "age_seconds": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "acknowledged_at": DATE_TIME,
-            "acknowledged_by": NULLABLE_STR,
-            "resolved_at": DATE_TIME,
-            "resolved_by": NULLABLE_STR,
-        },
-    },
-    "Transcript": {
-        "type": "object",
-        "required": ["contact", "messages", "escalations", "cost_usd"],
-        "properties": {
-            "contact": _ref("Contact"),
-            "messages": {"type": "array", "items": _ref("Message")},
-            "escalations": {"type": "array", "items": _ref("Escalation")},
-            "cost_usd": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["unknown"]}]},
-        },
-    },
-    "Staff": {
-        "type": "object",
-        "required": ["id", "email", "role", "active"],
-        "properties": {
-            "id": {"type": "integer"},
-            "email": {"type": "string"},
-            "name": {"type": "string"},
-            "role": ROLE,
-            "active": {"type": "boolean"},
-            "second_factor": {"type": "boolean", "description": "TOTP is on"},
-        },
-    },
-    "Token": {
-        "type": "object",
-        "required": ["id", "staff_id", "prefix"],
-        "properties": {
-            "id": {"type": "integer"},
-            "staff_id": {"type": "integer"},
-            "prefix": {"type": "string"},
-            "label": {"type": "string"},
-            "token": {"type": "string", "description": "the token itself, shown only once"},
-            "revoked_at": DATE_TIME,
-        },
-    },
-    "AuditEntry": {
-        "type": "object",
-        "required": ["id", "created_at", "actor", "action"],
-        "properties": {
-            "id": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "actor_id": {"type": "integer", "nullable": True},
-            "actor": {"type": "string"},
-            "action": {"type": "string"},
-            "contact_id": {"type": "integer", "nullable": True},
-            "contact_ref": NULLABLE_STR,
-            "target": NULLABLE_STR,
-            "ip": NULLABLE_STR,
-            "detail": {"type": "object"},
-            "label": {"type": "string", "description": "the action in words"},
-            "summary": {"type": "string", "description": "the details in words"},
-            "concerns": {"type": "object", "properties": {
-                "staff_id": {"type": "integer", "nullable": True},
-                "contact_id": {"type": "integer", "nullable": True},
-                "contact_ref": NULLABLE_STR}},
-        },
-    },
-    "ResetLink": {
-        "type": "object",
-        "required": ["staff_id", "email", "url", "expires_at"],
-        "properties": {
-            "staff_id": {"type": "integer"},
-            "email": {"type": "string"},
-            "url": {"type": "string", "description": "the one-time link, shown only once"},
-            "expires_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "TotpReset": {
-        "type": "object",
-        "required": ["staff_id", "email", "was_on"],
-        "properties": {
-            "staff_id": {"type": "integer"},
-            "email": {"type": "string"},
-            "was_on": {"type": "boolean"},
-        },
-    },
-    "Counts": {
-        "type": "object",
-        "additionalProperties": {"type": "integer"},
-    },
-    "Assignment": {
-        "type": "object",
-        "required": ["id", "assigned_at"],
-        "properties": {
-            "id": {"type": "integer", "description": "the staff member working the case"},
-            "name": NULLABLE_STR,
-            "assigned_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "Claim": {
-        "type": "object",
-        "required": ["contact_id", "assigned_to"],
-        "properties": {"contact_id": {"type": "integer"}, "assigned_to": _ref("Assignment")},
-    },
-    "Note": {
-        "type": "object",
-        "required": ["id", "contact_id", "body", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "contact_id": {"type": "integer"},
-            "staff_id": {"type": "integer", "nullable": True},
-            "staff": NULLABLE_STR,
-            "body": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "QuickReply": {
-        "type": "object",
-        "required": ["name", "texts"],
-        "properties": {
-            "name": {"type": "string"},
-            "texts": {"type": "object", "additionalProperties": {"type": "string"},
-                      "description": "the text in each language that has one"},
-            "language": NULLABLE_STR,
-            "text": NULLABLE_STR,
-        },
-    },
-    "EventPoll": {
-        "type": "object",
-        "required": ["items", "last_event_id", "summary"],
-        "properties": {
-            "items": {"type": "array", "items": {
-                "type": "object", "required": ["id", "event", "data"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "event": {"type": "string",
-                              "enum": ["message", "escalation", "case", "summary"]},
-                    "data": {"type": "object"},
-                },
-            }},
-            "last_event_id": {"type": "string"},
-            "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
-        },
-    },
+# What each error status means on this API (the `reason` in the body says more).
+STATUS_TEXT = {
+    400: "The input is not acceptable: it breaks the documented shape, or the console refused it",
+    401: "No valid bearer token (missing, unknown, revoked, or its account is switched off)",
+    403: "Your role is not enough for this",
+    404: "No such row",
+    409: "It conflicts with the current state",
+    413: "The body is larger than the server accepts (64 KiB)",
+    415: "The body is not JSON",
+    422: "The input is well formed but can't be used",
+    429: "Too many attempts; see Retry-After",
+    500: "The server failed (logged)",
+    502: "Twilio refused the message; try again",
+    503: "The database is unavailable (see Retry-After), or sending is not configured",
 }
-OUTCOME = {"type": "string", "enum": ["ambulance_called", "referred", "advised", "no_answer",
-                                      "other"]}
-LANGUAGE = {"type": "string", "enum": ["en", "es", "pt", "fr", "sw", "hi"]}
+ALWAYS = (400, 401, 403, 500, 503)
+REQUEST_PARTS = ("query", "json", "form", "headers", "cookies")
+# Extra media types of a response (operation id -> status -> media type -> model or None for a
+# plain string), for the one route that answers with something other than JSON: the export.
+_EXTRA_CONTENT: dict[str, tuple[int, dict[str, type[BaseModel] | None]]] = {}
+# The JSON body model of each view that takes one (by view name), and the views whose body may
+# be left out (`documented(..., optional_body=True)`: a claim for oneself).
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+_BODY_OPTIONAL: set[str] = set()
+
+
+def error_response(status: int, error: str, reason: str) -> Response:
+    """The one error shape of the API: {"error": code, "reason": sentence}."""
+    response = jsonify(Error(error=error, reason=reason).model_dump())
+    response.status_code = status
+    return response
+
+
+def _describe(exc: ValidationError) -> str:
+    """Say which fields are wrong and how, without echoing what was sent (it may be a password)."""
+    problems = []
+    for problem in exc.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in problem["loc"]) or "the body"
+        problems.append(f"{where}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+def _refuse_invalid_request(_req: Any, _resp: Any, error: Exception | None, _instance: Any,
+                            _adapter: Any) -> None:
+    # spectree calls this after checking the request; answer in the API's own error shape.
+    if isinstance(error, ValidationError):
+        abort(error_response(400, "bad_request", _describe(error)))
+
+
+def _refuse_undocumented_response(_req: Any, _resp: Any, error: Exception | None,
+                                  _instance: Any, _adapter: Any) -> None:
+    # The view returned something its model does not describe: a bug here, never the caller's.
+    # Logged with the fields' names only (the values are health data).
+    if isinstance(error, ValidationError):
+        log.error("%s %s answered outside its documented shape: %s", request.method,
+                  request.path, _describe(error))
+        abort(error_response(500, "server_error", "the answer did not match the API document"))
+
+
+MAX_ID = 2**31 - 1  # the database's integer: a larger id names nothing
+# Text path parameters, as the console checks them (a quick reply's name). The route takes any
+# text so that the console's own refusal (400) answers a malformed one, as the pages do.
+PATH_PATTERNS = {"name": f"^{QUICK_REPLY_NAME.pattern}$"}
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a row id from 1 to MAX_ID. Any other number names nothing: 404.
+
+    werkzeug's `int(min=..., max=...)` answers 405 instead when the same path takes another
+    method (it matches the path, then finds the number out of range); ids are never that.
+    """
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+    def to_python(self, value: str) -> int:
+        try:
+            number: int = super().to_python(value)
+        except NoSuchId:
+            raise NotFound(f"no row has the id {value[:20]}") from None
+        return number
+
+
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, knowing the `id` converter."""
+
+    def parse_path(self, route: Any, path_parameter_descriptions: Any) -> tuple[str, list[Any]]:
+        path, parameters = super().parse_path(route, path_parameter_descriptions)
+        for parameter in parameters:
+            if parameter["schema"] is None:  # a converter spectree does not know: ours
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            elif parameter["name"] in PATH_PATTERNS:
+                parameter["schema"]["pattern"] = PATH_PATTERNS[parameter["name"]]
+        return path, parameters
+
+    def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
+                          force_resp_serialize: bool) -> Any:
+        # A stream (the live events) passes on as it is: spectree would read it whole first,
+        # holding the request for the stream's whole life.
+        if isinstance(resp, Response) and resp.is_streamed:
+            return resp, None
+        return super().validate_response(resp, resp_model, skip_validation,
+                                         force_resp_serialize)
+
+
+# Module-level, unlike the app's services: the decorators need it when api.py is imported. It
+# keeps only what they declare, and the document (made once, on the first request for it) is the
+# same for every app.
+spec = SpecTree(
+    "flask",
+    backend=_Plugin,
+    title="healthbot staff API",
+    version="1",
+    description="Transcripts, escalations, handoff, export and erasure. Every call needs "
+    "`Authorization: Bearer <staff API token>` (`healthbot staff token EMAIL`); roles: "
+    "viewer < clinician < admin. Lists take `page` and `per_page` (at most 200) and answer "
+    "with `page`, `per_page` and `total`. Every error is `{\"error\", \"reason\"}`.",
+    mode="strict",  # only the views decorated here, not the pages or the webhook
+    annotations=True,  # views receive `query`, `json` and `headers` as validated models
+    security_schemes=[SecurityScheme(
+        name="bearer",
+        data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer", bearer_format="hbt_..."),
+    )],
+    security={"bearer": []},
+    validation_error_status=400,
+    validation_error_model=Error,
+    before=_refuse_invalid_request,
+    after=_refuse_undocumented_response,
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+)
+
+
+def documented(
+    ok: type[BaseModel] | None,
+    *errors: int,
+    status: int = 200,
+    content: dict[str, type[BaseModel] | None] | None = None,
+    optional_body: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a view's contract: `ok` is the success body's model (answered with `status`),
+    `errors` the statuses it can give beyond the usual ones (see the module docstring).
+
+    The view's `query`, `json` and `headers` parameters, annotated with models, are filled with
+    the validated request. `content` documents a response that is not (only) JSON instead of
+    `ok`: {media type: model, or None for text}; such a response is not validated here.
+    `optional_body`: the JSON body may be left out (its model must accept `{}`).
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        parts = get_request_model_hints(view)
+        codes = {*ALWAYS, *errors}
+        if "json" in parts:
+            codes |= {413, 415}
+            _BODY_MODELS[view.__name__] = parts["json"]
+            if optional_body:
+                parts["json"].model_validate({})  # fails at import if it can't be left out
+                _BODY_OPTIONAL.add(view.__name__)
+        if set(inspect.signature(view).parameters) - set(REQUEST_PARTS):
+            codes.add(404)  # an id in the path that may name nothing
+        models: dict[str, Any] = {f"HTTP_{status}": ok}
+        models |= {f"HTTP_{code}": (Error, STATUS_TEXT[code]) for code in sorted(codes)}
+        if content is not None:
+            _EXTRA_CONTENT[view.__name__] = (status, content)
+        wrapped: Callable[..., Any] = spec.validate(
+            resp=Responses(**models), operation_id=view.__name__
+        )(view)
+        return wrapped
+
+    return decorate
+
+
+def missing_body(view: Callable[..., Any]) -> str | None:
+    """Why the view can't do without a JSON body (its model's required fields, if any), or
+    None when it can: it takes none, or its body is optional."""
+    model = _BODY_MODELS.get(view.__name__)
+    if model is None or view.__name__ in _BODY_OPTIONAL:
+        return None
+    try:
+        model.model_validate({})
+    except ValidationError as exc:
+        return "send a JSON object as the body: " + _describe(exc)
+    return "send a JSON object as the body"
 
 
 def openapi_document() -> dict[str, Any]:
-    """Return the API description (a fresh dict each time, so callers may change it)."""
-    contact = [_path_id("contact_id")]
-    event = [_path_id("event_id")]
-    staff = [_path_id("staff_id")]
-    paths: dict[str, Any] = {
-        "/me": {"get": {
-            "summary": "Who the token belongs to", "operationId": "me",
-            "responses": _responses(_json({"type": "object"})),
-        }},
-        "/conversations": {"get": {
-            "summary": "Conversations, latest activity first", "operationId": "listConversations",
-            "parameters": [
-                *PAGING,
-                {"name": "state", "in": "query", "schema": STATE},
-                {"name": "level", "in": "query", "schema": LEVEL,
-                 "description": "the highest triage level in the conversation"},
-                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "q", "in": "query", "description": "search message text",
-                 "schema": {"type": "string", "maxLength": 200}},
-            ],
-            "responses": _responses(_json(_page("Conversation")), 400),
-        }},
-        "/contacts/{contact_id}": {
-            "parameters": contact,
-            "get": {
-                "summary": "The whole conversation (audited)", "operationId": "getTranscript",
-                "responses": _responses(_json(_ref("Transcript")), 404),
-            },
-            "delete": {
-                "summary": "Erase every row about the contact (admin, audited)",
-                "operationId": "eraseContact",
-                "responses": _responses(
-                    _json({"type": "object", "properties": {"removed": _ref("Counts")}}), 404
-                ),
-            },
-        },
-        "/contacts/{contact_id}/messages": {"get": {
-            "summary": "One page of the conversation (audited)", "operationId": "listMessages",
-            "parameters": [*contact, *PAGING],
-            "responses": _responses(_json({
-                "type": "object",
-                "properties": {"contact": _ref("Contact"),
-                               "items": {"type": "array", "items": _ref("Message")}},
-            }), 400, 404),
-        }},
-        "/contacts/{contact_id}/export": {"get": {
-            "summary": "Export the conversation as JSON or CSV (admin, audited)",
-            "operationId": "exportConversation",
-            "parameters": [*contact, {"name": "format", "in": "query",
-                                      "schema": {"type": "string", "enum": ["json", "csv"]}}],
-            "responses": _responses({
-                "description": "The document",
-                "content": {"application/json": {"schema": {"type": "object"}},
-                            "text/csv": {"schema": {"type": "string"}}},
-            }, 400, 404),
-        }},
-        "/contacts/{contact_id}/reply": {"post": {
-            "summary": "Reply as staff; takes the conversation (clinician, audited)",
-            "operationId": "reply",
-            "parameters": [*contact, {"name": "Idempotency-Key", "in": "header",
-                                      "schema": {"type": "string", "maxLength": 64}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["body"],
-                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000},
-                               "idempotency_key": {"type": "string", "maxLength": 64}},
-            }}}},
-            "responses": _responses(_json({"type": "object", "properties": {
-                "message_ids": {"type": "array", "items": {"type": "integer"}},
-                "state": {"type": "string"}}}, "Sent"), 400, 404, 409, 502, 503, ok_code="201"),
-        }},
-        "/contacts/{contact_id}/handback": {"post": {
-            "summary": "Hand the conversation back to the bot (clinician, audited)",
-            "operationId": "handBack",
-            "parameters": contact,
-            "responses": _responses(_json({"type": "object"}), 404),
-        }},
-        "/escalations": {"get": {
-            "summary": "Escalations: open and acknowledged unless status says",
-            "operationId": "listEscalations",
-            "parameters": [*PAGING, {"name": "status", "in": "query", "schema": {
-                "type": "string", "enum": ["open", "acknowledged", "resolved"]}}],
-            "responses": _responses(_json(_page("Escalation")), 400),
-        }},
-        "/escalations/{event_id}/acknowledge": {"post": {
-            "summary": "Acknowledge an open escalation (clinician, audited)",
-            "operationId": "acknowledgeEscalation", "parameters": event,
-            "responses": _responses(_json(_ref("Escalation")), 404, 409),
-        }},
-        "/escalations/{event_id}/resolve": {"post": {
-            "summary": "Resolve an escalation with its outcome (clinician, audited)",
-            "operationId": "resolveEscalation", "parameters": event,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["outcome"],
-                "properties": {"outcome": OUTCOME,
-                               "note": {"type": "string", "maxLength": 500}},
-            }}}},
-            "responses": _responses(_json(_ref("Escalation")), 400, 404, 409),
-        }},
-        "/contacts/{contact_id}/claim": {"post": {
-            "summary": "Take the conversation, or give it to staff_id (admins); audited",
-            "operationId": "claimConversation", "parameters": contact,
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "properties": {"staff_id": ID},
-            }}}},
-            "responses": _responses(_json(_ref("Claim")), 400, 404, 409),
-        }},
-        "/contacts/{contact_id}/notes": {
-            "parameters": contact,
-            "get": {
-                "summary": "Internal notes on the conversation, oldest first",
-                "operationId": "listNotes", "parameters": PAGING,
-                "responses": _responses(_json(_page("Note")), 400, 404),
-            },
-            "post": {
-                "summary": "Add an internal note; never sent to the person (clinician, audited)",
-                "operationId": "addNote",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["body"],
-                    "properties": {"body": {"type": "string", "minLength": 1,
-                                            "maxLength": 4000}},
-                }}}},
-                "responses": _responses(_json(_ref("Note"), "Created"), 400, 404,
-                                        ok_code="201"),
-            },
-        },
-        "/quick-replies": {"get": {
-            "summary": "Canned replies by name, a text per language; with language, the text "
-                       "to insert for that person (English when missing)",
-            "operationId": "listQuickReplies",
-            "parameters": [*PAGING, {"name": "language", "in": "query", "schema": LANGUAGE}],
-            "responses": _responses(_json(_page("QuickReply")), 400),
-        }},
-        "/quick-replies/{name}": {
-            "parameters": [{"name": "name", "in": "path", "required": True,
-                            "schema": {"type": "string", "pattern": "^[a-z0-9_]{1,48}$"}}],
-            "put": {
-                "summary": "Create or change a quick reply; an empty text removes that "
-                           "language (admin, audited)",
-                "operationId": "saveQuickReply",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["texts"],
-                    "properties": {"texts": {
-                        "type": "object", "minProperties": 1,
-                        "additionalProperties": {"type": "string", "maxLength": 4000}}},
-                }}}},
-                "responses": _responses(_json(_ref("QuickReply")), 400),
-            },
-            "delete": {
-                "summary": "Remove a quick reply in every language (admin, audited)",
-                "operationId": "deleteQuickReply",
-                "responses": _responses(_json({"type": "object"}), 404),
-            },
-        },
-        "/events": {"get": {
-            "summary": "Live events: server-sent events with Accept: text/event-stream "
-                       "(a bounded stream; reconnect with Last-Event-ID), else one JSON poll",
-            "operationId": "events",
-            "parameters": [
-                {"name": "after", "in": "query", "description": "the cursor (an event id)",
-                 "schema": {"type": "string", "pattern": "^[0-9]+[.][0-9]+[.][0-9]+$"}},
-                {"name": "Last-Event-ID", "in": "header",
-                 "schema": {"type": "string", "pattern": "^[0-9]+[.][0-9]+[.][0-9]+$"}},
-            ],
-            "responses": _responses({
-                "description": "Events after the cursor",
-                "content": {"application/json": {"schema": _ref("EventPoll")},
-                            "text/event-stream": {"schema": {"type": "string"}}},
-            }, 400, 503),
-        }},
-        "/staff": {
-            "get": {
-                "summary": "Staff accounts and their tokens (admin)", "operationId": "listStaff",
-                "responses": _responses(_json({"type": "object", "properties": {
-                    "items": {"type": "array", "items": _ref("Staff")}}})),
-            },
-            "post": {
-                "summary": "Create a staff account (admin, audited)",
-                "operationId": "createStaff",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["email", "role", "password"],
-                    "properties": {"email": {"type": "string", "format": "email"},
-                                   "name": {"type": "string", "maxLength": 200},
-                                   "role": ROLE,
-                                   "password": {"type": "string", "minLength": 12,
-                                                "maxLength": 1024}},
-                }}}},
-                "responses": _responses(_json(_ref("Staff"), "Created"), 400, 409,
-                                        ok_code="201"),
-            },
-        },
-        "/staff/{staff_id}": {"patch": {
-            "summary": "Change role, name, password or active (admin, audited)",
-            "operationId": "updateStaff", "parameters": staff,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": {"role": ROLE, "active": {"type": "boolean"},
-                               "name": {"type": "string", "maxLength": 200},
-                               "password": {"type": "string", "minLength": 12,
-                                            "maxLength": 1024}},
-            }}}},
-            "responses": _responses(_json(_ref("Staff")), 400, 404, 409),
-        }},
-        "/staff/{staff_id}/tokens": {"post": {
-            "summary": "Create an API token; the response shows it once (admin, audited)",
-            "operationId": "createToken", "parameters": staff,
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "properties": {"label": {"type": "string", "maxLength": 100}},
-            }}}},
-            "responses": _responses(_json(_ref("Token"), "Created"), 400, 404, ok_code="201"),
-        }},
-        "/staff/{staff_id}/tokens/{token_id}": {"delete": {
-            "summary": "Revoke an API token (admin, audited)", "operationId": "revokeToken",
-            "parameters": [*staff, _path_id("token_id")],
-            "responses": _responses(_json(_ref("Token")), 404),
-        }},
-        "/failed-jobs": {"get": {
-            "summary": "Background jobs that failed every retry", "operationId": "listFailedJobs",
-            "responses": _responses(_json({"type": "object", "properties": {
-                "items": {"type": "array", "items": {"type": "object"}}}})),
-        }},
-        "/audit": {"get": {
-            "summary": "The audit log, newest first (admin; read-only)",
-            "operationId": "listAudit",
-            "parameters": [*PAGING, *AUDIT_FILTERS],
-            "responses": _responses(_json(_page("AuditEntry")), 400),
-        }},
-        "/audit.csv": {"get": {
-            "summary": "The audit log as CSV, same filters (admin; the export is audited)",
-            "operationId": "exportAudit",
-            "parameters": AUDIT_FILTERS,
-            "responses": _responses({"description": "The CSV document", "content": {
-                "text/csv": {"schema": {"type": "string"}}}}, 400),
-        }},
-        "/staff/{staff_id}/password-reset": {"post": {
-            "summary": "Make a one-time password reset link, shown once; the old password and "
-                       "sessions stop working (admin, audited)",
-            "operationId": "createPasswordReset", "parameters": staff,
-            "responses": _responses(_json(_ref("ResetLink"), "Created"), 404, 409,
-                                    ok_code="201"),
-        }},
-        "/staff/{staff_id}/totp-reset": {"post": {
-            "summary": "Remove someone's second factor; their sessions end (admin, audited)",
-            "operationId": "resetTotp", "parameters": staff,
-            "responses": _responses(_json(_ref("TotpReset")), 404),
-        }},
-    }
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "healthbot staff API",
-            "version": "1",
-            "description": "Transcripts, escalations, handoff, export and erasure. Every call "
-            "needs `Authorization: Bearer <staff API token>`; roles: viewer < clinician < admin.",
-        },
-        "servers": [{"url": "/admin/api"}],
-        "security": [{"bearer": []}],
-        "paths": paths,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    """Return the API description generated from the decorated views (a fresh copy each time)."""
+    document: dict[str, Any] = copy.deepcopy(spec.spec)
+    schemas = document["components"]["schemas"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            if operation.get("operationId") in _BODY_OPTIONAL:
+                operation["requestBody"]["required"] = False
+            extra = _EXTRA_CONTENT.get(operation.get("operationId", ""))
+            if extra is None:
+                continue
+            status, media = extra
+            content = operation["responses"][str(status)].setdefault("content", {})
+            for media_type, model in media.items():
+                content[media_type] = {"schema": _component(schemas, model)}
+    return document
+
+
+def _component(schemas: dict[str, Any], model: type[BaseModel] | None) -> dict[str, Any]:
+    if model is None:
+        return {"type": "string"}
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                      mode="serialization")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas.setdefault(model.__name__, schema)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}

@@ -531,7 +531,7 @@ def quick_reply_save() -> Any:
              if f"text_{lang}" in request.form}
     try:
         console().save_quick_reply(actor(), name, texts)
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:
         flash(str(exc), "error")
     else:
         flash(f"Quick reply {name} saved.", "ok")

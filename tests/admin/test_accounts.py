@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.admin import mfa
-from bot.admin.account_models import ResetLinkOut, TotpResetOut
 from bot.admin.accounts import RESET_HOURS, Accounts
+from bot.admin.api_models import ResetLink, TotpReset
 from bot.admin.console import CLI_ACTOR, CODE_ACCOUNT_FAILURES, PAIR_FREE_FAILURES
 from bot.store.models import utcnow
 from bot.store.staff import AuditEntry, PasswordReset, RecoveryCode, Staff
@@ -170,7 +170,7 @@ def test_reset_links_and_second_factor_resets_through_the_api(console_app: Any) 
     assert client.post(path, headers=bearer(viewer)).status_code == 403
     made = client.post(path, headers=bearer(admin))
     assert made.status_code == 201
-    link = ResetLinkOut.model_validate(made.get_json())
+    link = ResetLink.model_validate(made.get_json())
     assert link.email == email and link.url.startswith("https://")
     url = urlsplit(link.url)
     page = client.get(f"{url.path}?{url.query}")
@@ -178,7 +178,7 @@ def test_reset_links_and_second_factor_resets_through_the_api(console_app: Any) 
     assert client.post("/admin/api/staff/999999/password-reset",
                        headers=bearer(admin)).status_code == 404
     reset = client.post(f"/admin/api/staff/{target_id}/totp-reset", headers=bearer(admin))
-    assert TotpResetOut.model_validate(reset.get_json()).was_on is True
+    assert TotpReset.model_validate(reset.get_json()).was_on is True
     with console_app.extensions["bot"].uow() as uow:
         staff = uow.session.get(Staff, target_id)
         assert staff is not None and staff.totp_secret is None and staff.totp_enabled_at is None

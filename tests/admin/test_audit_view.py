@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.admin.account_models import AuditPageOut
+from bot.admin.api_models import AuditPage
 from bot.admin.audit_log import ACTION_LABELS, CSV_COLUMNS
 from bot.admin.console import (
     CLI_ACTOR,
@@ -222,7 +222,7 @@ def test_csv_export_holds_the_filtered_view_and_is_audited(console_app: Any) -> 
     api = console_app.test_client()
     listed = api.get(f"/admin/api/audit?contact_id={seen['second']}&action=transcript.view",
                      headers=bearer(token))
-    body = AuditPageOut.model_validate(listed.get_json())
+    body = AuditPage.model_validate(listed.get_json())
     assert body.total == 2 and {e.label for e in body.items} == {"Read a conversation"}
     assert {e.concerns.contact_id for e in body.items} == {seen["second"]}
     since = seen["today"].isoformat()

@@ -38,6 +38,7 @@ API_MATRIX: dict[str, str | None] = {
     "admin_api.staff_list": "admin",
     "admin_api.staff_create": "admin",
     "admin_api.staff_update": "admin",
+    "admin_api.token_list": "admin",
     "admin_api.token_create": "admin",
     "admin_api.token_revoke": "admin",
     "admin_api.audit": "admin",
