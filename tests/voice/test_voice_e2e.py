@@ -118,11 +118,9 @@ def test_an_emergency_said_in_a_voice_note_is_escalated_like_a_typed_one(
 ) -> None:
     sender = f"whatsapp:{prefix}{next(_numbers):04d}"
     url = stack.server.voice_note(said, voice, language=language)
-    started = time.monotonic()
     # The webhook only acknowledges: hearing takes seconds, Twilio waits 15 at most.
     assert twiml_bubbles(stack.post_voice(url, sender)) == []
     stack.settle()
-    elapsed = time.monotonic() - started
     sent = stack.messenger.bodies(sender)
     typed = safety.assess(said, sender=sender)
     assert typed.is_emergency
@@ -148,7 +146,6 @@ def test_an_emergency_said_in_a_voice_note_is_escalated_like_a_typed_one(
     assert (upload.model, upload.response_format, upload.filename) == (
         "whisper-1", "verbose_json", "voice.ogg")
     assert abs(upload.seconds - row.audio_seconds) < 0.1
-    assert elapsed < 45  # generous: CI machines are shared; bench/bench_voice.py measures it
 
 
 @pytest.mark.parametrize(("voice", "prefix", "said", "topic_words"), [
