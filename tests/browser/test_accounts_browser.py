@@ -12,15 +12,11 @@ from typing import Any
 import pyotp
 
 from tests.admin.support import PASSWORD, TOTP_SECRETS, make_staff, next_code
-from tests.browser.test_console_browser import (  # noqa: F401 - pytest fixtures
-    SentMessenger,
-    browser,
-    served,
-)
+from tests.browser.conftest import SentMessenger
 
 
 def test_an_admin_enrols_then_reads_and_exports_the_audit_log(
-    browser: Any, served: tuple[str, Any, SentMessenger], tmp_path: Path  # noqa: F811
+    browser: Any, served: tuple[str, Any, SentMessenger], tmp_path: Path
 ) -> None:
     base, app, _ = served
     _, email, _ = make_staff(app, "admin", second_factor=False)

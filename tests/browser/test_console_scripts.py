@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.admin.support import PASSWORD, make_staff
 from tests.admin.support import seed_contact as seed
-from tests.browser.test_console_browser import SentMessenger, browser, served  # noqa: F401
+from tests.browser.conftest import SentMessenger
 
 HINDI = "मेरे बच्चे को दो दिन से बुखार है"  # "my child has had a fever for two days"
 ANSWER = "*बुखार* में बच्चे को पानी पिलाते रहें।"  # "in a fever keep giving the child water"
@@ -32,7 +32,7 @@ def _system_fonts(lang: str = "hi") -> set[str]:
 
 
 def test_hindi_renders_in_devanagari_and_latin_pages_load_no_font(
-    browser: Any, served: tuple[str, Any, SentMessenger]  # noqa: F811
+    browser: Any, served: tuple[str, Any, SentMessenger]
 ) -> None:
     base, app, _messenger = served
     _, email, _ = make_staff(app, "viewer")
@@ -131,7 +131,7 @@ SCRIPTS = [
 
 
 def test_every_other_script_is_drawn_with_a_font_that_has_it(
-    browser: Any, served: tuple[str, Any, SentMessenger]  # noqa: F811
+    browser: Any, served: tuple[str, Any, SentMessenger]
 ) -> None:
     base, app, _messenger = served
     _, email, _ = make_staff(app, "viewer")

@@ -12,7 +12,6 @@ Screenshots of the inbox and a transcript at 390 px and 1280 px are written to
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from sqlalchemy import select
 
 from bot.store.models import Contact, Message, SafetyEvent, utcnow
 from bot.webhook.signature import sign
-from tests.admin.support import PASSWORD, fast_hashing, make_staff, seed_contact
-from tests.browser.test_console_browser import SentMessenger
-from tests.browser.test_console_browser import browser as browser  # a fixture
-from tests.helpers import TEST_TOKEN, make_settings, twilio_form
+from tests.admin.support import PASSWORD, make_staff, seed_contact
+from tests.browser.conftest import SentMessenger, serving
+from tests.helpers import TEST_TOKEN, twilio_form
 
 PUBLIC_URL = "http://127.0.0.1:5000"
 SHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
@@ -36,29 +34,14 @@ WIDE = {"width": 1280, "height": 900}
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Any, SentMessenger]]:
-    """The real app on SQLite behind werkzeug in a thread; streams end after 4 s, so the test
-    also sees EventSource reconnect with Last-Event-ID."""
-    from werkzeug.serving import make_server
+    """Streams end after 4 s, so the test also sees EventSource reconnect with Last-Event-ID."""
 
-    from bot.app import create_app
+    def short_streams(app: Any) -> None:
+        feed = app.extensions["healthbot_events"]
+        feed.duration_s, feed.poll_s = 4.0, 0.3
 
-    messenger = SentMessenger()
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'healthbot.db'}",
-                             HEALTHBOT_PUBLIC_URL=PUBLIC_URL)
-    app = create_app(settings, upgrade_db=True, background=False, messenger=messenger)
-    fast_hashing(app)
-    feed = app.extensions["healthbot_events"]
-    feed.duration_s, feed.poll_s = 4.0, 0.3
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app, messenger
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["bot"].close()
+    with serving(tmp_path, short_streams) as found:
+        yield found
 
 
 def _post_webhook(base: str, body: str, sender: str, name: str) -> None:
