@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from bot import metrics
 from bot.errors import ModelError, ModelRateLimited, ModelRefused, ModelUnavailable
 from bot.llm.http import describe_error, outcome_of
+from bot.llm.retry import retry_wait
 from bot.ports import CallRecord, ChatModel, ChatRequest, ChatResponse
 
 log = logging.getLogger(__name__)
@@ -122,26 +123,11 @@ class Router:
 
     # ------------------------------------------------------------------ the loop
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.backoff_base * (2.0**attempt), self.retry_cap_s)
-        # Jitter x(0.75-1.0), as the official SDKs do, so concurrent retries spread out.
-        return base * (0.75 + 0.25 * self._rng())
-
     def _retry_wait(self, exc: ModelError, attempt: int, request: ChatRequest) -> float | None:
         """Seconds to wait before retrying the same model, or None to fail over now."""
-        if not exc.retryable or attempt >= self.max_retries:
-            return None
-        hint = exc.retry_after
-        if hint is not None and hint > 0:
-            if hint > self.retry_cap_s:
-                return None  # the server wants longer than we wait for anyone: go elsewhere
-            wait = hint
-        else:
-            wait = self._backoff(attempt)
-        left = request.time_left(self._clock())
-        if left is not None and wait >= left:
-            return None  # waiting would spend the whole budget; another model may still make it
-        return wait
+        return retry_wait(exc, attempt, max_retries=self.max_retries,
+                          backoff_base_s=self.backoff_base, cap_s=self.retry_cap_s,
+                          time_left=request.time_left(self._clock()), rng=self._rng)
 
     def _attempt(
         self, model: ChatModel, request: ChatRequest, calls: list[CallRecord]

@@ -10,8 +10,8 @@
 
 Errors are the model layer's (bot/errors.py): an adapter translates every failure into a
 ModelError. Unlike the chat adapters there is no router behind a transcriber, so the
-OpenAI-compatible adapter retries a retryable failure itself (twice, with backoff, honouring
-`retry-after`, within its time budget).
+OpenAI-compatible adapter retries a retryable failure itself, with the router's policy
+(`bot/llm/retry.py`: twice, with backoff, honouring `retry-after`, within its time budget).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from bot.llm.http import (
     response_json,
     scrub,
 )
+from bot.llm.retry import retry_wait
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +218,10 @@ class OpenAICompatTranscriber:
                 break
             except ModelError as exc:
                 scrub(exc, self._key)
-                jitter = 1 + random.random()  # noqa: S311 - spreading retries, not a secret
-                backoff = BACKOFF_BASE_S * 2 ** attempt * jitter
-                wait = min(backoff if exc.retry_after is None else exc.retry_after, RETRY_CAP_S)
-                if (not exc.retryable or attempt >= self._max_retries
-                        or time.monotonic() + wait >= deadline):
+                wait = retry_wait(exc, attempt, max_retries=self._max_retries,
+                                  backoff_base_s=BACKOFF_BASE_S, cap_s=RETRY_CAP_S,
+                                  time_left=deadline - time.monotonic(), rng=random.random)
+                if wait is None:
                     raise
                 attempt += 1
                 log.warning("transcriber %s failed (%s); retry %d in %.1fs", self.name,
